@@ -1,0 +1,218 @@
+"""Tandem's composition root: settings → engine → App → handlers → scheduler → run.
+
+    python bot.py run [--mode socket|http]   migrate, then serve (Socket Mode is the default)
+    python bot.py migrate                    apply database migrations only
+    python bot.py check                      show which settings are missing, then exit
+
+Use ./tandem instead of python bot.py on a fresh machine: it makes the virtualenv first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pydantic
+from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from delivery import Delivery
+from models.db import database_reachable, make_engine, migrate
+from scheduler import Scheduler
+from settings import Mode, Settings, missing_credentials
+from web import WebApp
+
+ROOT = Path(__file__).resolve().parent
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+log = logging.getLogger("tandem")
+
+
+class ConfigurationError(Exception):
+    """Tandem cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class Tandem:
+    settings: Settings
+    mode: Mode
+    app: AsyncApp
+    services: handlers.Services
+    scheduler: Scheduler
+    socket: AsyncSocketModeHandler | None = None
+    server: object = None  # the uvicorn.Server, once serving
+
+    @property
+    def web(self) -> WebApp:
+        events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
+        return WebApp(health=self.health, slack_events=events)
+
+    async def health(self) -> tuple[bool, dict]:
+        db_ok = await self.services.in_thread(database_reachable, self.services.engine)
+        if self.socket is not None:
+            slack = "connected" if await self.socket.client.is_connected() else "disconnected"
+        else:
+            slack = "http"
+        details = {
+            "database": "ok" if db_ok else "unreachable",
+            "slack": slack,
+            "scheduler": "active" if self.scheduler.active else "standby",
+            "version": VERSION,
+        }
+        return db_ok and slack != "disconnected", details
+
+    def start_background(self) -> None:
+        self.services.delivery.start()
+        if self.settings.scheduler_enabled:
+            self.scheduler.start()
+
+    def stop_background(self) -> None:
+        self.scheduler.stop()
+        self.services.delivery.stop()
+        self.services.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def build(settings: Settings, mode: Mode) -> Tandem:
+    """Wire everything; talks to Slack once (auth.test) to learn who the bot is."""
+    engine = make_engine(settings.database_url)
+    delivery = Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine,
+                        timeout=settings.slack_timeout_seconds, sweep_seconds=settings.outbox_sweep_seconds)
+    try:
+        auth = delivery.call("auth.test")
+    except SlackApiError as exc:
+        raise ConfigurationError(
+            f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}). Copy the Bot User OAuth Token "
+            "again from api.slack.com/apps → your app → OAuth & Permissions."
+        ) from exc
+    except (SlackClientError, OSError) as exc:
+        raise ConfigurationError(f"Cannot reach Slack at {settings.slack_api_url} ({exc!r}). "
+                                 "Check SLACK_API_URL and the network.") from exc
+    bot = AuthorizeResult(enterprise_id=auth.get("enterprise_id"), team_id=auth.get("team_id"),
+                          bot_token=settings.slack_bot_token, bot_id=auth.get("bot_id"),
+                          bot_user_id=auth.get("user_id"))
+
+    async def authorize(**_kwargs) -> AuthorizeResult:
+        return bot  # one workspace, one bot token: no per-request auth.test
+
+    app = AsyncApp(
+        client=AsyncWebClient(base_url=settings.slack_api_url),
+        signing_secret=settings.slack_signing_secret or "socket-mode-needs-none",
+        authorize=authorize,
+        request_verification_enabled=(mode == "http"),
+        name="tandem",
+    )
+    # Blocking work runs here, not on the event loop; sized so slow calls don't starve acks.
+    executor = ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="tandem-work")
+    services = handlers.Services(settings=settings, engine=engine, delivery=delivery, executor=executor,
+                                 version=VERSION)
+    handlers.register(app, services)
+    scheduler = Scheduler(engine, settings.database_url, grace=timedelta(minutes=settings.scheduler_grace_minutes))
+    services.scheduler = scheduler
+    return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler)
+
+
+async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
+    """Connect (Socket Mode) and serve HTTP until asked to stop (SIGTERM, or tandem.server.should_exit)."""
+    import uvicorn
+
+    settings = tandem.settings
+    tandem.server = uvicorn.Server(uvicorn.Config(
+        tandem.web, host=settings.host, port=settings.port, lifespan="on",
+        log_level=settings.log_level.lower(), access_log=False,
+    ))
+    if install_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(tandem.server, "should_exit", True))
+    if tandem.mode == "socket":
+        tandem.socket = AsyncSocketModeHandler(
+            tandem.app, settings.slack_app_token, web_client=AsyncWebClient(base_url=settings.slack_api_url)
+        )
+        await tandem.socket.connect_async()
+    tandem.start_background()
+    log.info("Tandem %s running in %s mode; health at http://%s:%s/healthz", VERSION,
+             "Socket Mode" if tandem.mode == "socket" else "HTTP", settings.host, settings.port)
+    try:
+        await tandem.server.serve()
+    finally:
+        if tandem.socket is not None:
+            await tandem.socket.close_async()
+        tandem.stop_background()
+
+
+def credentials_message(settings: Settings, mode: Mode) -> str | None:
+    missing = missing_credentials(settings, mode)
+    if not missing:
+        return None
+    mode_name = "Socket Mode" if mode == "socket" else "HTTP mode"
+    lines = [f"Tandem cannot start in {mode_name}: Slack credentials are missing or still placeholders.", ""]
+    for item in missing:
+        lines += [f"  {item.variable}  (needed for {item.needed_for})", f"      get it at: {item.where}"]
+    lines += ["", "Set them in the environment or in .env (copy .env.example to .env).",
+              "Socket Mode (the default) needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN;",
+              "HTTP mode (TANDEM_MODE=http or --mode http) needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bot.py", description=f"Tandem {VERSION}: a Slack bot that keeps product and operations in step.",
+        epilog="Modes: socket (default; needs SLACK_BOT_TOKEN + SLACK_APP_TOKEN, no public URL) and http "
+               "(needs SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET; serves POST /slack/events). Both serve GET /healthz "
+               "on HOST:PORT.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="migrate the database, then start the bot")
+    run.add_argument("--mode", choices=["socket", "http"], help="override TANDEM_MODE (default: socket)")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    check = sub.add_parser("check", help="check the settings for a mode and exit (2 if incomplete)")
+    check.add_argument("--mode", choices=["socket", "http"])
+    args = parser.parse_args(argv)
+    args.command = args.command or "run"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "migrate":
+        migrate(settings.database_url)
+        print(f"Database at {settings.database_url} is up to date.")
+        return 0
+    mode: Mode = getattr(args, "mode", None) or settings.tandem_mode
+    problem = credentials_message(settings, mode)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if args.command == "check":
+        print(f"Settings are complete for {mode} mode.")
+        return 0
+    migrate(settings.database_url)
+    try:
+        tandem = build(settings, mode)
+    except ConfigurationError as exc:
+        print(f"Tandem cannot start: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(tandem))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The one path out to Slack.
+
+Every Web API call Tandem makes goes through `Delivery`: immediate calls that must happen
+inside a request (views.open with a 3-second trigger_id, users.info) via `call()`, and
+notifications via the outbox: `queue()` writes a row in the caller's transaction, and a
+worker thread sends it after commit, records the channel and `ts` Slack returned, and
+retries with back-off when Slack or the network fails, so nothing queued is lost.
+
+slack_sdk's retry handlers do the short-term retrying (429 honouring Retry-After, 5xx,
+connection errors); the outbox does the long-term kind (minutes, restarts).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models import outbox
+from models.db import session_scope, utcnow
+
+log = logging.getLogger("tandem.delivery")
+
+# API errors that another attempt cannot fix: the message is marked failed and logged.
+PERMANENT_ERRORS = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
+    "user_not_found", "cant_update_message", "message_not_found", "invalid_auth", "account_inactive",
+    "token_revoked", "missing_scope", "not_authed", "invalid_arguments", "restricted_action",
+}
+REF = "$ref"  # args[REF] = key of an earlier message: its channel/ts are filled in when sending
+
+
+def retry_handlers():
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+class Delivery:
+    def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
+                 sweep_seconds: float = 15.0):
+        self.client = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers())
+        self.webhooks_timeout = timeout
+        self.engine = engine
+        self.sweep_seconds = sweep_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    # -- immediate calls -------------------------------------------------------------------
+    def call(self, method: str, **args) -> SlackResponse:
+        """Call a Web API method now (raises SlackApiError on an error answer)."""
+        return getattr(self.client, method.replace(".", "_"))(**args)
+
+    def respond(self, response_url: str, payload: dict) -> int:
+        """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes)."""
+        webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=retry_handlers())
+        return webhook.send_dict(payload).status_code
+
+    # -- the outbox ------------------------------------------------------------------------
+    def queue(self, session: Session, *, key: str, team_id: str, method: str, now: datetime, **args) -> bool:
+        """Queue a call in the caller's transaction; call `kick()` after commit. False if queued before."""
+        return outbox.queue_message(session, key=key, team_id=team_id, method=method, args=args, now=now)
+
+    def kick(self) -> None:
+        """Wake the worker: something was queued."""
+        self._wake.set()
+
+    def drain(self, *, now: datetime | None = None, limit: int = 500) -> int:
+        """Send what is due. Returns how many messages were sent. Safe to run on several replicas."""
+        sent = 0
+        while True:
+            moment = now or utcnow()
+            with session_scope(self.engine) as session:
+                ids = outbox.due_ids(session, now=moment, limit=limit)
+            if not ids:
+                return sent
+            progressed = False
+            for message_id in ids:
+                if self._stop.is_set():
+                    return sent
+                outcome = self._send_one(message_id, now=now)
+                sent += outcome == "sent"
+                progressed = progressed or outcome == "sent"
+            if not progressed or len(ids) < limit:
+                return sent
+
+    def _send_one(self, message_id: int, *, now: datetime | None) -> str:
+        with session_scope(self.engine) as session:
+            row = outbox.claim(session, message_id=message_id, now=now or utcnow())
+            if row is None:
+                return "taken"
+            args = dict(row.args)
+            if REF in args:
+                ref = outbox.message_ref(session, key=args.pop(REF))
+                if ref is None:  # the message to edit is not sent yet: try again later
+                    outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
+                                      error="waiting for the referenced message", now=now or utcnow())
+                    return "waiting"
+                args["channel"], args["ts"] = ref
+            method, attempts, key = row.method, row.attempts, row.key
+        try:
+            response = self.call(method, **args)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            with session_scope(self.engine) as session:
+                if error in PERMANENT_ERRORS:
+                    log.error("outbox %s (%s) failed for good: %s", key, method, error)
+                    outbox.mark_failed(session, message_id=message_id, error=error)
+                else:
+                    log.warning("outbox %s (%s) will be retried: %s", key, method, error)
+                    outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
+                                      now=now or utcnow())
+            return "error"
+        except (SlackClientError, OSError) as exc:  # network down, timeout: retry later
+            with session_scope(self.engine) as session:
+                outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
+                                  now=now or utcnow())
+            log.warning("outbox %s (%s) will be retried: %r", key, method, exc)
+            return "error"
+        with session_scope(self.engine) as session:
+            outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
+                             ts=response.get("ts"), now=now or utcnow())
+        return "sent"
+
+    # -- the worker ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._worker is None:
+            self._stop.clear()
+            self._worker = threading.Thread(target=self._run, name="tandem-outbox", daemon=True)
+            self._worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.sweep_seconds)
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception:  # keep the worker alive; the next sweep retries
+                log.exception("outbox drain failed; will retry")

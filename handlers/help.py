@@ -1,0 +1,59 @@
+"""/tandem: help, the workspace language, and a clear answer to anything else."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+import templates
+from handlers.common import Services, rule_error_message
+from models import workspaces
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+
+# Commands the Slack app declares whose capabilities arrive in later versions.
+NOT_YET = ("/request", "/standup", "/approval", "/digest", "/metric")
+
+
+def tandem_reply(services: Services, *, team_id: str, user_id: str, text: str) -> dict:
+    words = text.split()
+    sub = words[0].lower() if words else "help"
+    member = services.member(team_id, user_id)
+    if sub == "language":
+        return set_language_reply(services, team_id=team_id, user_id=user_id, member=member, words=words[1:])
+    with session_scope(services.engine) as session:
+        language = workspaces.language_for(services.workspace(session, team_id), member)
+    unknown = None if sub == "help" else words[0]
+    return templates.render("help.yaml.j2", language=language, version=services.version, unknown=unknown)
+
+
+def set_language_reply(services: Services, *, team_id: str, user_id: str, member, words: list[str]) -> dict:
+    try:
+        with session_scope(services.engine) as session:
+            language = workspaces.language_for(services.workspace(session, team_id), member)
+            if not words:
+                raise RuleError("language_missing")
+            workspace = workspaces.set_language(
+                session, team_id=team_id, actor=user_id, member=member, language_text=words[0],
+                settings_admins=services.settings.admin_user_ids, now=utcnow(),
+            )
+    except RuleError as error:
+        return rule_error_message(error, language=language)
+    return templates.render("language_set.yaml.j2", language=workspaces.language_for(workspace, member),
+                            new_language=workspace.language)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/tandem")
+    async def tandem_command(ack, command):
+        reply = await services.in_thread(
+            tandem_reply, services, team_id=command["team_id"], user_id=command["user_id"],
+            text=command.get("text") or "",
+        )
+        await ack(**reply)
+
+    async def not_yet(ack, command):
+        language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
+        await ack(**templates.render("not_yet.yaml.j2", language=language, command=command["command"]))
+
+    for name in NOT_YET:
+        app.command(name)(not_yet)

@@ -1,0 +1,110 @@
+"""The outbox: every message Tandem means to send, queued in the caller's transaction.
+
+A row is keyed by an idempotency key, so queueing the same notification twice (a Slack
+retry, a double click, two replicas) leaves one row. delivery.py sends rows and records
+the channel and `ts` Slack gave each posted message, so later changes edit it in place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, select
+
+from models.db import UTCDateTime, insert_once
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("key", name="uq_outbox_key"),
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255)
+    team_id: str = Field(max_length=32)
+    method: str = Field(max_length=64)
+    args: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    status: str = Field(default=PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+    last_error: str | None = Field(default=None, max_length=500)
+    channel: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+
+
+def queue_message(session: Session, *, key: str, team_id: str, method: str, args: dict, now: datetime) -> bool:
+    """Queue one Web API call. False if a message with this key was queued before."""
+    row = OutboxMessage(
+        key=key, team_id=team_id, method=method, args=args, next_attempt_at=now, created_at=now
+    )
+    return insert_once(session, row)
+
+
+def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    ready = sa.or_(
+        sa.and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+    )
+    query = select(OutboxMessage.id).where(ready).order_by(OutboxMessage.id).limit(limit)
+    return list(session.exec(query))
+
+
+def claim(session: Session, *, message_id: int, now: datetime) -> OutboxMessage | None:
+    """Take the row for sending, unless another worker holds it. The UPDATE is the lock."""
+    ready = sa.or_(
+        sa.and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+    )
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, ready)
+        .values(status=SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def mark_sent(session: Session, *, message_id: int, channel: str | None, ts: str | None, now: datetime) -> None:
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=SENT, channel=channel, ts=ts, sent_at=now, lease_until=None, last_error=None)
+    )
+
+
+def mark_retry(session: Session, *, message_id: int, attempts: int, error: str, now: datetime) -> None:
+    """Back off exponentially; give up after MAX_ATTEMPTS (the row stays, marked failed)."""
+    status = FAILED if attempts >= MAX_ATTEMPTS else PENDING
+    delay = timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=status, next_attempt_at=now + delay, lease_until=None, last_error=error[:500])
+    )
+
+
+def mark_failed(session: Session, *, message_id: int, error: str) -> None:
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=FAILED, lease_until=None, last_error=error[:500])
+    )
+
+
+def message_ref(session: Session, *, key: str) -> tuple[str, str] | None:
+    """Channel and ts of the message sent under `key`, to edit it with chat.update."""
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    if row is None or row.ts is None:
+        return None
+    return row.channel, row.ts

@@ -1,0 +1,109 @@
+"""Workspaces and the members Tandem has met: language, zone, who may administer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel
+
+from models.db import UTCDateTime
+from models.errors import RuleError
+
+LANGUAGES = ("en", "zh_CN")
+MEMBER_FRESH_FOR = timedelta(hours=24)
+
+
+class Workspace(SQLModel, table=True):
+    team_id: str = Field(primary_key=True, max_length=32)
+    language: str = Field(default="en", max_length=8)
+    timezone: str = Field(default="UTC", max_length=64)
+    admin_user_ids: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class Member(SQLModel, table=True):
+    """What Slack told us about a user (users.info), kept for a day."""
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    locale: str | None = Field(default=None, max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)
+    is_slack_admin: bool = False
+    refreshed_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+def get_workspace(
+    session: Session, *, team_id: str, now: datetime, default_language: str = "en", default_timezone: str = "UTC"
+) -> Workspace:
+    workspace = session.get(Workspace, team_id)
+    if workspace is None:
+        workspace = Workspace(
+            team_id=team_id, language=default_language, timezone=default_timezone, created_at=now, updated_at=now
+        )
+        session.add(workspace)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except sa.exc.IntegrityError:  # another request created it first
+            workspace = session.get(Workspace, team_id)
+    return workspace
+
+
+def get_member(session: Session, *, team_id: str, user_id: str) -> Member | None:
+    return session.get(Member, (team_id, user_id))
+
+
+def member_is_fresh(member: Member | None, *, now: datetime) -> bool:
+    return member is not None and now - member.refreshed_at < MEMBER_FRESH_FOR
+
+
+def remember_member(
+    session: Session, *, team_id: str, user_id: str, locale: str | None, timezone: str | None,
+    is_slack_admin: bool, now: datetime,
+) -> Member:
+    member = session.get(Member, (team_id, user_id)) or Member(team_id=team_id, user_id=user_id, refreshed_at=now)
+    member.locale, member.timezone, member.is_slack_admin, member.refreshed_at = locale, timezone, is_slack_admin, now
+    session.add(member)
+    return member
+
+
+def language_for(workspace: Workspace, member: Member | None) -> str:
+    """Simplified Chinese when the user's Slack locale or the workspace default says so."""
+    if member is not None and (member.locale or "").lower().replace("_", "-") == "zh-cn":
+        return "zh_CN"
+    return workspace.language
+
+
+def is_admin(workspace: Workspace, member: Member | None, *, user_id: str, settings_admins: frozenset[str]) -> bool:
+    return (
+        user_id in settings_admins
+        or user_id in (workspace.admin_user_ids or [])
+        or (member is not None and member.is_slack_admin)
+    )
+
+
+def parse_language(text: str) -> str | None:
+    """`zh-CN`, `zh_cn`, `zh`, `中文` → zh_CN; `en`, `en-US`, `english` → en."""
+    value = text.strip().lower().replace("_", "-")
+    if value in {"zh", "zh-cn", "zh-hans", "cn", "中文", "简体中文", "chinese"}:
+        return "zh_CN"
+    if value in {"en", "en-us", "en-gb", "english", "英文", "英语"}:
+        return "en"
+    return None
+
+
+def set_language(
+    session: Session, *, team_id: str, actor: str, member: Member | None, language_text: str,
+    settings_admins: frozenset[str], now: datetime,
+) -> Workspace:
+    workspace = get_workspace(session, team_id=team_id, now=now)
+    if not is_admin(workspace, member, user_id=actor, settings_admins=settings_admins):
+        raise RuleError("not_admin")
+    language = parse_language(language_text)
+    if language is None:
+        raise RuleError("unknown_language", given=language_text, choices="en, zh-CN")
+    workspace.language, workspace.updated_at = language, now
+    session.add(workspace)
+    return workspace

@@ -1,0 +1,96 @@
+"""Settings: read once from the environment and `.env`. Every knob Tandem has lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["socket", "http"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_signing_secret: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+
+    tandem_mode: Mode = "socket"
+    host: str = "0.0.0.0"
+    port: int = 3000
+
+    database_url: str = "sqlite:///tandem.db"
+
+    default_language: Literal["en", "zh_CN"] = "en"
+    default_timezone: str = "UTC"
+    # Comma-separated Slack user ids who may administer Tandem besides Slack admins/owners.
+    tandem_admins: str = ""
+
+    # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
+    worker_threads: int = Field(default=32, ge=2, le=512)
+    scheduler_enabled: bool = True
+    scheduler_grace_minutes: int = Field(default=60, ge=0)
+    outbox_sweep_seconds: float = Field(default=15.0, gt=0)
+    slack_timeout_seconds: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def admin_user_ids(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.tandem_admins.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class MissingCredential:
+    variable: str
+    where: str
+    needed_for: str
+
+
+_WHERE = {
+    "SLACK_BOT_TOKEN": "api.slack.com/apps → your app → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
+    "SLACK_APP_TOKEN": "api.slack.com/apps → your app → Basic Information → App-Level Tokens, "
+    "scope connections:write (xapp-…)",
+    "SLACK_SIGNING_SECRET": "api.slack.com/apps → your app → Basic Information → App Credentials → Signing Secret",
+}
+_PREFIX = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-"}
+
+
+def _looks_placeholder(variable: str, value: str) -> bool:
+    value = value.strip()
+    if not value or "..." in value or "…" in value or "<" in value or "your" in value.lower():
+        return True
+    if value.lower() in {"changeme", "change-me", "todo", "xxx", "placeholder", "secret"}:
+        return True
+    prefix = _PREFIX.get(variable)
+    return bool(prefix) and (not value.startswith(prefix) or len(value) <= len(prefix) + 3)
+
+
+def missing_credentials(settings: Settings, mode: Mode) -> list[MissingCredential]:
+    """Which credentials the chosen mode needs but are unset or still placeholders."""
+    needed = ["SLACK_BOT_TOKEN"] + (["SLACK_APP_TOKEN"] if mode == "socket" else ["SLACK_SIGNING_SECRET"])
+    values = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_APP_TOKEN": settings.slack_app_token,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+    }
+    mode_name = "Socket Mode" if mode == "socket" else "HTTP mode"
+    return [
+        MissingCredential(name, _WHERE[name], "both modes" if name == "SLACK_BOT_TOKEN" else mode_name)
+        for name in needed
+        if _looks_placeholder(name, values[name])
+    ]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

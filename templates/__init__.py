@@ -1,0 +1,163 @@
+"""Every word a user reads, and the one `render()` that turns a template into Block Kit.
+
+Templates are Jinja producing YAML (`templates/blocks/*.yaml.j2`). Every `{{ … }}` output
+passes through `_finalize`: user text is escaped for Slack mrkdwn (`&`, `<`, `>`, so a typed
+`<!channel>` never pings anyone) and for a YAML double-quoted string, so templates always
+write text values inside double quotes: `text: "{{ _('Hello') }}, {{ name }}"`. Values that
+must reach Slack as markup (mentions, links Tandem builds) are wrapped in `Raw` by filters.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+import jinja2
+import jinja2.sandbox
+import yaml
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from templates.limits import check_surface
+
+HERE = Path(__file__).resolve().parent
+BLOCKS_DIR = HERE / "blocks"
+LOCALE_DIR = HERE / "locale"
+DOMAIN = "tandem"
+LANGUAGES = ("en", "zh_CN")
+
+
+class Raw(str):
+    """Text that is already Slack markup (e.g. `<@U123>`): not mrkdwn-escaped, still YAML-quoted."""
+
+
+class RenderError(Exception):
+    """A template produced something Slack would refuse; raised before anything is sent."""
+
+    def __init__(self, template: str, problems: list[str]):
+        super().__init__(f"{template}: " + "; ".join(problems))
+        self.template = template
+        self.problems = problems
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _yaml_inner(text: str) -> str:
+    # JSON string escapes are a subset of YAML double-quoted escapes.
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _finalize(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, Raw):
+        return _yaml_inner(value)
+    return _yaml_inner(escape_mrkdwn(str(value)))
+
+
+def _mention(user_id: str) -> Raw:
+    user_id = str(user_id)
+    if not user_id.isalnum():
+        return Raw(escape_mrkdwn(user_id))
+    return Raw(f"<@{user_id}>")
+
+
+def _channel(channel_id: str) -> Raw:
+    channel_id = str(channel_id)
+    return Raw(f"<#{channel_id}>") if channel_id.isalnum() else Raw(escape_mrkdwn(channel_id))
+
+
+def _plain(text) -> Raw:
+    """For plain_text inputs' initial values: the user's own text, back unchanged."""
+    return Raw("" if text is None else str(text))
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    po_path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == "en" or not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)  # compiled in memory: no .mo files to build or commit
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def _gettext_for(language: str):
+    source = translations(language)
+
+    def gettext(message: str, **params) -> Raw:
+        text = source.gettext(message)
+        if params:
+            safe = {k: v if isinstance(v, Raw | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
+            text = text % safe
+        return Raw(text)
+
+    def ngettext(singular: str, plural: str, n: int, **params) -> Raw:
+        text = source.ngettext(singular, plural, n)
+        safe = {k: v if isinstance(v, Raw | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
+        safe.setdefault("num", n)
+        return Raw(text % safe)
+
+    return gettext, ngettext
+
+
+def _make_environment(loader: jinja2.BaseLoader, sandboxed: bool = False) -> jinja2.Environment:
+    cls = jinja2.sandbox.ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
+    env = cls(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.filters.update(mention=_mention, channel=_channel, plain=_plain)
+    return env
+
+
+_ENV = _make_environment(jinja2.FileSystemLoader(str(BLOCKS_DIR)))
+
+
+def render_text(template: str, *, language: str, **context) -> str:
+    """Render a template to its YAML text (before parsing). Mainly for tests and previews."""
+    gettext, ngettext = _gettext_for(language if language in LANGUAGES else "en")
+    tmpl = _ENV.get_template(template)
+    return tmpl.render(_=gettext, gettext=gettext, ngettext=ngettext, language=language, **context)
+
+
+def render(template: str, *, language: str, **context) -> dict:
+    """Render `template` to a Block Kit payload and check Slack's limits before anything is sent.
+
+    A template renders one YAML mapping: a message (`text` + `blocks`), a modal or a Home tab
+    (`type: modal|home`). Raises RenderError naming the template when the result breaks a limit.
+    """
+    text = render_text(template, language=language, **context)
+    try:
+        payload = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RenderError(template, [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(payload, dict):
+        raise RenderError(template, ["must render a mapping"])
+    problems = check_surface(payload)
+    if problems:
+        raise RenderError(template, problems)
+    return payload
+
+
+def messages(template: str, *, language: str, **context) -> dict:
+    """Render a catalog template (a mapping of message keys to words) without Block Kit checks."""
+    return yaml.safe_load(render_text(template, language=language, **context)) or {}

@@ -1,0 +1,131 @@
+"""The one path out: the outbox survives Slack failures, sends each key once, and remembers ts."""
+
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from delivery import REF, Delivery
+from models import outbox
+from models.db import session_scope, utcnow
+from models.outbox import OutboxMessage
+
+
+@pytest.fixture
+def delivery(engine, slack):
+    sender = Delivery(token=slack.bot_token, api_url=slack.api_url, engine=engine, timeout=5)
+    yield sender
+    sender.stop()
+
+
+def queue_post(delivery, engine, key, text="hello", channel="C0GENERAL"):
+    with session_scope(engine) as session:
+        return delivery.queue(session, key=key, team_id="T0TEST", method="chat.postMessage", now=utcnow(),
+                              channel=channel, text=text)
+
+
+def row(engine, key) -> OutboxMessage:
+    with session_scope(engine) as session:
+        return session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
+
+
+def posted(slack, channel="C0GENERAL", text=None):
+    return [m for m in slack.messages(channel) if text is None or m["text"] == text]
+
+
+def test_delivered_once_after_slack_answers_500_twice(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:1", text="after the storm")
+    slack.fail_next("chat.postMessage", times=2, status=500)
+    assert delivery.drain() == 1
+    assert delivery.drain() == 0
+    messages = posted(slack, text="after the storm")
+    assert len(messages) == 1
+    sent = row(engine, "notice:1")
+    assert (sent.status, sent.channel, sent.ts) == ("sent", "C0GENERAL", messages[0]["ts"])
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [500, 500, 200]
+
+
+def test_a_long_outage_is_retried_later_not_lost(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:2", text="patience")
+    slack.fail_next("chat.postMessage", times=3, status=503)  # more than the in-call retries
+    assert delivery.drain() == 0
+    waiting = row(engine, "notice:2")
+    assert waiting.status == "pending" and waiting.attempts == 1 and waiting.last_error
+    assert delivery.drain() == 0  # not due yet: back-off
+    assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
+    assert len(posted(slack, text="patience")) == 1
+
+
+def test_retry_after_is_honoured(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:3", text="slowly")
+    slack.fail_next("chat.postMessage", times=1, status=429, retry_after=1)
+    assert delivery.drain() == 1
+    first, second = slack.calls_to("chat.postMessage")
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 1.0
+    assert len(posted(slack, text="slowly")) == 1
+
+
+def test_the_same_key_is_queued_once(delivery, engine, slack):
+    assert queue_post(delivery, engine, "notice:4", text="once")
+    assert not queue_post(delivery, engine, "notice:4", text="once")
+    delivery.drain()
+    assert len(posted(slack, text="once")) == 1
+
+
+def test_a_rolled_back_transaction_sends_nothing(delivery, engine, slack):
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        delivery.queue(session, key="notice:5", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
+                       channel="C0GENERAL", text="never")
+        raise RuntimeError("the rule failed after queueing")
+    assert delivery.drain() == 0
+    assert posted(slack, text="never") == []
+
+
+def test_an_edit_finds_the_message_it_refers_to(delivery, engine, slack):
+    queue_post(delivery, engine, "card:1", text="version 1")
+    with session_scope(engine) as session:
+        delivery.queue(session, key="card:1:edit:1", team_id="T0TEST", method="chat.update", now=utcnow(),
+                       text="version 2", **{REF: "card:1"})
+    delivery.drain()
+    texts = [m["text"] for m in slack.messages("C0GENERAL") if m["text"].startswith("version")]
+    assert texts == ["version 2"]
+    card = row(engine, "card:1")
+    with session_scope(engine) as session:
+        assert outbox.message_ref(session, key="card:1") == (card.channel, card.ts)
+
+
+def test_a_permanent_error_is_recorded_and_not_retried(delivery, engine, slack, caplog):
+    queue_post(delivery, engine, "notice:6", channel="CNOSUCH", text="lost channel")
+    with caplog.at_level(logging.ERROR, logger="tandem.delivery"):
+        assert delivery.drain() == 0
+    failed = row(engine, "notice:6")
+    assert (failed.status, failed.last_error) == ("failed", "channel_not_found")
+    assert "notice:6" in caplog.text and "channel_not_found" in caplog.text
+    delivery.drain(now=utcnow() + timedelta(hours=2))
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_two_workers_draining_at_once_send_each_message_once(delivery, engine, slack):
+    for number in range(40):
+        queue_post(delivery, engine, f"fanout:{number}", text=f"fan {number}")
+    other = Delivery(token=slack.bot_token, api_url=slack.api_url, engine=engine)
+    threads = [threading.Thread(target=d.drain) for d in (delivery, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    texts = [m["text"] for m in slack.messages("C0GENERAL") if m["text"].startswith("fan ")]
+    assert sorted(texts) == sorted(f"fan {n}" for n in range(40))
+
+
+def test_the_worker_sends_what_is_queued_after_a_kick(delivery, engine, slack):
+    from tests.conftest import wait_until
+
+    delivery.start()
+    queue_post(delivery, engine, "notice:7", text="kicked")
+    delivery.kick()
+    wait_until(lambda: posted(slack, text="kicked"), message="the worker to send")
+

@@ -1,0 +1,95 @@
+"""templates.render: escaping, YAML safety, Block Kit limits, and both languages' words."""
+
+import re
+
+import pytest
+import yaml
+from babel.messages.pofile import read_po
+
+import templates
+from templates import BLOCKS_DIR, LOCALE_DIR, RenderError, render
+
+HOSTILE = '<!channel> & <b>'
+
+
+def test_user_value_is_escaped_for_mrkdwn():
+    message = render("help.yaml.j2", language="en", version="1.0", unknown=HOSTILE)
+    text = message["blocks"][0]["text"]["text"]
+    assert "&lt;!channel&gt; &amp; &lt;b&gt;" in text
+    assert "<!channel>" not in str(message)
+
+
+@pytest.mark.parametrize("value", ['a "quoted": value', "line one\nline two", "key: value # not a comment",
+                                   "{{ not jinja }}", "- [x]", "反斜杠 \\ 和 emoji 🎉", "\u202eRTL"])
+def test_user_value_cannot_break_the_yaml(value):
+    message = render("help.yaml.j2", language="en", version="1.0", unknown=value)
+    assert templates.escape_mrkdwn(value) in message["blocks"][0]["text"]["text"]
+
+
+def test_mentions_pass_as_markup_but_only_for_ids():
+    env = templates._ENV
+    tmpl = env.from_string('text: "{{ who|mention }} / {{ bad|mention }}"')
+    out = yaml.safe_load(tmpl.render(who="U123ABC", bad="<!here>"))
+    assert out["text"] == "<@U123ABC> / &lt;!here&gt;"
+
+
+def test_oversized_output_is_refused_naming_the_template():
+    with pytest.raises(RenderError) as caught:
+        render("help.yaml.j2", language="en", version="9" * 3100)
+    assert caught.value.template == "help.yaml.j2"
+    assert any("[/blocks/2/elements/0/text]" in problem for problem in caught.value.problems)
+
+
+def test_limits_cover_blocks_count_and_modal_title():
+    from templates.limits import check_surface
+
+    too_many = {"text": "t", "blocks": [{"type": "divider"}] * 51}
+    assert check_surface(too_many) == ["51 blocks in a message, at most 50 allowed [/blocks]"]
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "x" * 25}, "blocks": []}
+    assert "25 characters, at most 24 allowed [/title/text]" in check_surface(modal)
+    button = {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76},
+                                               "action_id": "a"}]}
+    assert check_surface({"text": "t", "blocks": [button]}) == [
+        "76 characters, at most 75 allowed [/blocks/0/elements/0/text/text]"
+    ]
+
+
+def test_help_in_both_languages():
+    en = render("help.yaml.j2", language="en", version="9.9.9")
+    zh = render("help.yaml.j2", language="zh_CN", version="9.9.9")
+    assert en["text"] == "Tandem 9.9.9: commands"
+    assert zh["text"] == "Tandem 9.9.9：命令"
+    assert "/tandem language en|zh-CN" in zh["blocks"][1]["text"]["text"]
+
+
+def _template_msgids() -> set[str]:
+    ids = set()
+    for path in BLOCKS_DIR.glob("*.j2"):
+        for _line, _func, message in templates._ENV.extract_translations(path.read_text()):
+            ids.add(message if isinstance(message, str) else message[0])
+    return ids
+
+
+def test_chinese_catalog_translates_every_template_string():
+    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "tandem.po").open("rb") as handle:
+        catalog = read_po(handle, locale="zh_CN")
+    translated = {m.id: m.string for m in catalog if m.id and m.string}
+    missing = sorted(_template_msgids() - set(translated))
+    assert not missing, f"untranslated in zh_CN: {missing}"
+    for msgid, msgstr in translated.items():  # placeholders survive translation
+        assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(
+            re.findall(r"%\(\w+\)s", msgstr)), msgid
+
+
+def test_every_template_renders_valid_yaml_in_both_languages():
+    contexts = {
+        "help.yaml.j2": {"version": "1"},
+        "error.yaml.j2": {"key": "unknown_language", "params": {"given": "fr", "choices": "en"}},
+        "unexpected_error.yaml.j2": {"reference": "T-ABC"},
+        "language_set.yaml.j2": {"new_language": "zh_CN"},
+        "not_yet.yaml.j2": {"command": "/request"},
+    }
+    assert set(contexts) == {p.name for p in BLOCKS_DIR.glob("*.j2")}, "add new templates here"
+    for name, context in contexts.items():
+        for language in ("en", "zh_CN"):
+            assert render(name, language=language, **context)["text"]
