@@ -119,6 +119,8 @@ def build(settings: Settings, mode: Mode) -> Tandem:
                                  version=VERSION)
     handlers.register(app, services)
     scheduler = Scheduler(engine, settings.database_url, grace=timedelta(minutes=settings.scheduler_grace_minutes))
+    for source in handlers.job_sources(services):
+        scheduler.add_source(source)
     services.scheduler = scheduler
     return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler)
 

@@ -2,12 +2,18 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, help
+from handlers import errors, events, help
 from handlers.common import Services
 
-__all__ = ["Services", "register"]
+__all__ = ["Services", "job_sources", "register"]
 
 
 def register(app: AsyncApp, services: Services) -> None:
     errors.register(app, services)
+    events.register(app, services)
     help.register(app, services)
+
+
+def job_sources(services: Services) -> list:
+    """Scheduler job sources of every capability: each reads its tables and yields Jobs."""
+    return [*events.job_sources(services)]

@@ -200,3 +200,19 @@ def sender(tandem, slack) -> SlackSender:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# -- report -----------------------------------------------------------------------------------
+def pytest_terminal_summary(terminalreporter):
+    """Say how many tests ran on each database, so CI output shows PostgreSQL really ran."""
+    counts = {backend: {} for backend in BACKENDS}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for backend in BACKENDS:
+                if f"[{backend}" in getattr(report, "nodeid", "") or f"-{backend}]" in getattr(report, "nodeid", ""):
+                    counts[backend][outcome] = counts[backend].get(outcome, 0) + 1
+    line = "; ".join(
+        f"{backend}: " + (", ".join(f"{n} {o}" for o, n in sorted(c.items())) or "none")
+        for backend, c in counts.items()
+    )
+    terminalreporter.write_line(f"database backends: {line}")

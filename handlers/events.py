@@ -1,0 +1,68 @@
+"""Events: each event_id acted on once, the App Home tab, and the events Tandem listens to."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.triggers.cron import CronTrigger
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+import templates
+from handlers.common import Services
+from models import events
+from models.db import session_scope, utcnow
+from scheduler import Job
+
+log = logging.getLogger("tandem.events")
+
+
+def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
+    language = services.language_of(team_id, user_id)
+    view = templates.render("home.yaml.j2", language=language, version=services.version)
+    services.delivery.call("views.publish", user_id=user_id, view=view)
+
+
+def first_time(services: Services, *, event_id: str, team_id: str) -> bool:
+    with session_scope(services.engine) as session:
+        return events.first_delivery(session, event_id=event_id, team_id=team_id, now=utcnow())
+
+
+def job_sources(services: Services):
+    def forget_old_events(due_at, now):
+        with session_scope(services.engine) as session:
+            removed = events.forget_old(session, now=now)
+        log.info("forgot %d handled events", removed)
+
+    def source(session, now):
+        yield Job(key="events:forget-old", trigger=CronTrigger(hour=3, minute=17, timezone="UTC"),
+                  run=forget_old_events)
+
+    return [source]
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.middleware
+    async def once_per_event(body, next):
+        """Slack retries events it thinks we missed (X-Slack-Retry-Num); the event_id decides."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await services.in_thread(first_time, services, event_id=event_id,
+                                                        team_id=body.get("team_id", "")):
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    @app.event("app_home_opened")
+    async def home_opened(ack, event, body):
+        await ack()
+        if event.get("tab", "home") == "home":
+            await services.in_thread(publish_home, services, team_id=body["team_id"], user_id=event["user"])
+
+    # Subscribed in the manifest for the capabilities (thread replies become request comments);
+    # acknowledged here so Slack does not retry them.
+    @app.event("message")
+    async def message_seen(ack):
+        await ack()
+
+    @app.event("member_joined_channel")
+    async def member_joined(ack):
+        await ack()
