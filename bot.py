@@ -86,7 +86,7 @@ class Tandem:
 
 def build(settings: Settings, mode: Mode) -> Tandem:
     """Wire everything; talks to Slack once (auth.test) to learn who the bot is."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.worker_threads)  # a connection per worker
     delivery = Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine,
                         timeout=settings.slack_timeout_seconds, sweep_seconds=settings.outbox_sweep_seconds)
     try:

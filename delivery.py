@@ -12,6 +12,7 @@ connection errors); the outbox does the long-term kind (minutes, restarts).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import datetime
@@ -39,7 +40,11 @@ PERMANENT_ERRORS = {
     "user_not_found", "cant_update_message", "message_not_found", "invalid_auth", "account_inactive",
     "token_revoked", "missing_scope", "not_authed", "invalid_arguments", "restricted_action",
 }
-REF = "$ref"  # args[REF] = key of an earlier message: its channel/ts are filled in when sending
+# References to an earlier message by its key, resolved when sending (it may not be sent yet):
+REF = "$ref"              # edit it: fills channel + ts (chat.update)
+THREAD = "$thread"        # reply in its thread: fills channel + thread_ts
+PERMALINK = "$permalink"  # link to it: "$PERMALINK" anywhere in the args becomes its permalink
+PERMALINK_TOKEN = "$PERMALINK"
 
 
 def retry_handlers():
@@ -105,15 +110,15 @@ class Delivery:
             if row is None:
                 return "taken"
             args = dict(row.args)
-            if REF in args:
-                ref = outbox.message_ref(session, key=args.pop(REF))
-                if ref is None:  # the message to edit is not sent yet: try again later
-                    outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
-                                      error="waiting for the referenced message", now=now or utcnow())
-                    return "waiting"
-                args["channel"], args["ts"] = ref
+            refs = {name: args.pop(name) for name in (REF, THREAD, PERMALINK) if name in args}
+            resolved = {name: outbox.message_ref(session, key=key) for name, key in refs.items()}
+            if any(ref is None for ref in resolved.values()):  # not sent yet: try again shortly
+                outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
+                                  error="waiting for the referenced message", now=now or utcnow())
+                return "waiting"
             method, attempts, key = row.method, row.attempts, row.key
         try:
+            args = self._resolve(args, resolved)
             response = self.call(method, **args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
@@ -136,6 +141,17 @@ class Delivery:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
                              ts=response.get("ts"), now=now or utcnow())
         return "sent"
+
+    def _resolve(self, args: dict, resolved: dict) -> dict:
+        if REF in resolved:
+            args["channel"], args["ts"] = resolved[REF]
+        if THREAD in resolved:
+            args["channel"], args["thread_ts"] = resolved[THREAD]
+        if PERMALINK in resolved:
+            channel, ts = resolved[PERMALINK]
+            link = self.call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"]
+            args = json.loads(json.dumps(args).replace(PERMALINK_TOKEN, link))
+        return args
 
     # -- the worker ------------------------------------------------------------------------
     def start(self) -> None:

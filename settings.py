@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     tandem_admins: str = ""
 
     # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
-    worker_threads: int = Field(default=32, ge=2, le=512)
+    worker_threads: int = Field(default=16, ge=2, le=512)
     scheduler_enabled: bool = True
     scheduler_grace_minutes: int = Field(default=60, ge=0)
     outbox_sweep_seconds: float = Field(default=15.0, gt=0)

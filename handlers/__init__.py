@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, events, help
+from handlers import errors, events, help, requests
 from handlers.common import Services
 
 __all__ = ["Services", "job_sources", "register"]
@@ -12,8 +12,9 @@ def register(app: AsyncApp, services: Services) -> None:
     errors.register(app, services)
     events.register(app, services)
     help.register(app, services)
+    requests.register(app, services)
 
 
 def job_sources(services: Services) -> list:
     """Scheduler job sources of every capability: each reads its tables and yields Jobs."""
-    return [*events.job_sources(services)]
+    return [*events.job_sources(services), *requests.job_sources(services)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -33,11 +34,20 @@ class Services:
     executor: ThreadPoolExecutor
     version: str
     scheduler: Any = None  # scheduler.Scheduler, once bot.py has built it
+    busy: int = 0  # blocking calls under way (read at shutdown, and by tests waiting for quiet)
+    # (team, user) → (language, monotonic expiry): lets hot paths such as /tandem help answer
+    # without a thread or a query. A language change on another replica shows here within the TTL.
+    languages: dict = field(default_factory=dict)
+    LANGUAGE_TTL = 300.0
 
     async def in_thread(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run blocking work (database, Web API) off the event loop, in the sized pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        self.busy += 1  # only touched on the event loop thread
+        try:
+            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.busy -= 1
 
     def workspace(self, session: Session, team_id: str) -> workspaces.Workspace:
         return workspaces.get_workspace(
@@ -70,8 +80,23 @@ class Services:
     def language_of(self, team_id: str, user_id: str) -> str:
         member = self.member(team_id, user_id)
         with session_scope(self.engine) as session:
-            return workspaces.language_for(self.workspace(session, team_id), member)
+            language = workspaces.language_for(self.workspace(session, team_id), member)
+        self.languages[(team_id, user_id)] = (language, time.monotonic() + self.LANGUAGE_TTL)
+        return language
+
+    def known_language(self, team_id: str, user_id: str) -> str | None:
+        """The user's language if this process learnt it recently; no I/O."""
+        known = self.languages.get((team_id, user_id))
+        return known[0] if known and known[1] > time.monotonic() else None
+
+    def forget_languages(self, team_id: str) -> None:
+        for key in [key for key in self.languages if key[0] == team_id]:
+            self.languages.pop(key, None)
 
 
 def rule_error_message(error: RuleError, *, language: str) -> dict:
-    return templates.render("error.yaml.j2", language=language, key=error.key, params=error.params)
+    """Capability keys ("requests.unknown") have their words in "<capability>/errors.yaml.j2"."""
+    prefix, dot, _rest = error.key.partition(".")
+    template = f"{prefix}/errors.yaml.j2" if dot and (templates.BLOCKS_DIR / prefix / "errors.yaml.j2").exists() \
+        else "error.yaml.j2"
+    return templates.render(template, language=language, key=error.key, params=error.params)

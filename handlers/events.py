@@ -10,6 +10,7 @@ from slack_bolt.response import BoltResponse
 
 import templates
 from handlers.common import Services
+from handlers.requests import finding, triage
 from models import events
 from models.db import session_scope, utcnow
 from scheduler import Job
@@ -19,7 +20,8 @@ log = logging.getLogger("tandem.events")
 
 def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
     language = services.language_of(team_id, user_id)
-    view = templates.render("home.yaml.j2", language=language, version=services.version)
+    view = templates.render("home.yaml.j2", language=language, version=services.version,
+                            **finding.home_context(services, team_id, user_id))
     services.delivery.call("views.publish", user_id=user_id, view=view)
 
 
@@ -57,11 +59,11 @@ def register(app: AsyncApp, services: Services) -> None:
         if event.get("tab", "home") == "home":
             await services.in_thread(publish_home, services, team_id=body["team_id"], user_id=event["user"])
 
-    # Subscribed in the manifest for the capabilities (thread replies become request comments);
-    # acknowledged here so Slack does not retry them.
+    # Thread replies under a request's card become comments on it; other messages are ignored.
     @app.event("message")
-    async def message_seen(ack):
+    async def message_seen(ack, body):
         await ack()
+        await services.in_thread(triage.on_message, services, body)
 
     @app.event("member_joined_channel")
     async def member_joined(ack):

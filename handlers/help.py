@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from slack_bolt.async_app import AsyncApp
 
 import templates
@@ -11,19 +13,24 @@ from models.db import session_scope, utcnow
 from models.errors import RuleError
 
 # Commands the Slack app declares whose capabilities arrive in later versions.
-NOT_YET = ("/request", "/standup", "/approval", "/digest", "/metric")
+NOT_YET = ("/standup", "/approval", "/digest", "/metric")
+
+
+@lru_cache(maxsize=8)
+def help_message(language: str, version: str) -> dict:
+    return templates.render("help.yaml.j2", language=language, version=version)
 
 
 def tandem_reply(services: Services, *, team_id: str, user_id: str, text: str) -> dict:
     words = text.split()
     sub = words[0].lower() if words else "help"
-    member = services.member(team_id, user_id)
     if sub == "language":
+        member = services.member(team_id, user_id)
         return set_language_reply(services, team_id=team_id, user_id=user_id, member=member, words=words[1:])
-    with session_scope(services.engine) as session:
-        language = workspaces.language_for(services.workspace(session, team_id), member)
-    unknown = None if sub == "help" else words[0]
-    return templates.render("help.yaml.j2", language=language, version=services.version, unknown=unknown)
+    language = services.language_of(team_id, user_id)
+    if sub == "help":
+        return help_message(language, services.version)
+    return templates.render("help.yaml.j2", language=language, version=services.version, unknown=words[0])
 
 
 def set_language_reply(services: Services, *, team_id: str, user_id: str, member, words: list[str]) -> dict:
@@ -38,6 +45,7 @@ def set_language_reply(services: Services, *, team_id: str, user_id: str, member
             )
     except RuleError as error:
         return rule_error_message(error, language=language)
+    services.forget_languages(team_id)
     return templates.render("language_set.yaml.j2", language=workspaces.language_for(workspace, member),
                             new_language=workspace.language)
 
@@ -45,6 +53,11 @@ def set_language_reply(services: Services, *, team_id: str, user_id: str, member
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/tandem")
     async def tandem_command(ack, command):
+        text = (command.get("text") or "").strip().lower()
+        language = services.known_language(command["team_id"], command["user_id"])
+        if language and text in ("", "help"):  # the hot path: no thread, no query
+            await ack(dict(help_message(language, services.version)))
+            return
         reply = await services.in_thread(
             tandem_reply, services, team_id=command["team_id"], user_id=command["user_id"],
             text=command.get("text") or "",

@@ -24,6 +24,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("key", name="uq_outbox_key"),
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_message", "channel", "ts"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -100,6 +101,14 @@ def mark_failed(session: Session, *, message_id: int, error: str) -> None:
         .where(OutboxMessage.id == message_id)
         .values(status=FAILED, lease_until=None, last_error=error[:500])
     )
+
+
+def key_of_message(session: Session, *, channel: str, ts: str) -> str | None:
+    """The key Tandem posted a message under, found by where Slack put it (edits share its ts)."""
+    return session.exec(
+        select(OutboxMessage.key).where(OutboxMessage.channel == channel, OutboxMessage.ts == ts,
+                                        OutboxMessage.method == "chat.postMessage")
+    ).first()
 
 
 def message_ref(session: Session, *, key: str) -> tuple[str, str] | None:

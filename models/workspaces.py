@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel
 
-from models.db import UTCDateTime
+from models.db import UTCDateTime, insert_once
 from models.errors import RuleError
 
 LANGUAGES = ("en", "zh_CN")
@@ -39,15 +39,11 @@ def get_workspace(
 ) -> Workspace:
     workspace = session.get(Workspace, team_id)
     if workspace is None:
-        workspace = Workspace(
+        fresh = Workspace(
             team_id=team_id, language=default_language, timezone=default_timezone, created_at=now, updated_at=now
         )
-        session.add(workspace)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except sa.exc.IntegrityError:  # another request created it first
-            workspace = session.get(Workspace, team_id)
+        # Two first requests at once: one inserts, the other reads what it inserted.
+        workspace = fresh if insert_once(session, fresh) else session.get(Workspace, team_id)
     return workspace
 
 
@@ -63,8 +59,15 @@ def remember_member(
     session: Session, *, team_id: str, user_id: str, locale: str | None, timezone: str | None,
     is_slack_admin: bool, now: datetime,
 ) -> Member:
-    member = session.get(Member, (team_id, user_id)) or Member(team_id=team_id, user_id=user_id, refreshed_at=now)
-    member.locale, member.timezone, member.is_slack_admin, member.refreshed_at = locale, timezone, is_slack_admin, now
+    values = dict(locale=locale, timezone=timezone, is_slack_admin=is_slack_admin, refreshed_at=now)
+    member = session.get(Member, (team_id, user_id))
+    if member is None:
+        member = Member(team_id=team_id, user_id=user_id, **values)
+        if insert_once(session, member):
+            return member
+        member = session.get(Member, (team_id, user_id))  # the same user's other request got here first
+    for name, value in values.items():
+        setattr(member, name, value)
     session.add(member)
     return member
 

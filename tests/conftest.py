@@ -171,6 +171,24 @@ class RunningTandem:
             self.tandem.server.should_exit = True
         self._thread.join(10)
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the app is quiet: no listener work under way and nothing left to send."""
+        from sqlmodel import select
+
+        from models.db import session_scope
+        from models.outbox import PENDING, SENDING, OutboxMessage
+
+        def quiet() -> bool:
+            if self.services.busy:
+                return False
+            with session_scope(self.engine) as session:
+                waiting = session.exec(select(OutboxMessage.id).where(OutboxMessage.status.in_((PENDING, SENDING)),
+                                                                      OutboxMessage.attempts < 2)).first()
+            return waiting is None
+
+        self.services.delivery.kick()
+        wait_until(quiet, timeout, interval=0.02, message="the app to settle")
+
     def sender(self, slack: LocalSlack) -> SlackSender:
         return SlackSender(self.url + "/slack/events", SIGNING_SECRET, slack)
 
@@ -189,7 +207,10 @@ def tandem(request, running_tandems, database_url, slack) -> RunningTandem:
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     if backend not in running_tandems:
         running_tandems[backend] = RunningTandem(make_settings(slack, database_url)).start()
-    return running_tandems[backend]
+    running = running_tandems[backend]
+    running.services.languages.clear()  # the tables were emptied; so is what the app remembered
+    yield running
+    running.settle()  # let this test's work finish before the next test resets Slack and the tables
 
 
 @pytest.fixture
@@ -216,3 +237,13 @@ def pytest_terminal_summary(terminalreporter):
         for backend, c in counts.items()
     )
     terminalreporter.write_line(f"database backends: {line}")
+
+
+@pytest.fixture
+def apps_not_sending(running_tandems):
+    """Stop the running apps' outbox workers, for tests that drive a Delivery of their own."""
+    for app in running_tandems.values():
+        app.services.delivery.stop()
+    yield
+    for app in running_tandems.values():
+        app.services.delivery.start()

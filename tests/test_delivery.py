@@ -14,7 +14,7 @@ from models.outbox import OutboxMessage
 
 
 @pytest.fixture
-def delivery(engine, slack):
+def delivery(engine, slack, apps_not_sending):
     sender = Delivery(token=slack.bot_token, api_url=slack.api_url, engine=engine, timeout=5)
     yield sender
     sender.stop()

@@ -95,7 +95,7 @@ def test_huge_unknown_subcommand_still_gets_an_answer(sender, people):
 
 
 def test_commands_of_later_capabilities_say_not_yet(sender, people):
-    for command in ("/request", "/standup", "/approval", "/digest", "/metric"):
+    for command in ("/standup", "/approval", "/digest", "/metric"):
         body = sender.command(command, "", user_id="UEN").json()
         assert f"`{command}` is not available yet" in body["text"]
 

@@ -64,16 +64,17 @@ def test_help_in_both_languages():
 
 def _template_msgids() -> set[str]:
     ids = set()
-    for path in BLOCKS_DIR.glob("*.j2"):
+    for path in BLOCKS_DIR.rglob("*.j2"):
         for _line, _func, message in templates._ENV.extract_translations(path.read_text()):
             ids.add(message if isinstance(message, str) else message[0])
     return ids
 
 
 def test_chinese_catalog_translates_every_template_string():
-    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "tandem.po").open("rb") as handle:
-        catalog = read_po(handle, locale="zh_CN")
-    translated = {m.id: m.string for m in catalog if m.id and m.string}
+    translated = {}
+    for po_path in (LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po"):
+        with po_path.open("rb") as handle:
+            translated.update({m.id: m.string for m in read_po(handle, locale="zh_CN") if m.id and m.string})
     missing = sorted(_template_msgids() - set(translated))
     assert not missing, f"untranslated in zh_CN: {missing}"
     for msgid, msgstr in translated.items():  # placeholders survive translation

@@ -1,0 +1,87 @@
+"""Shared by the request handlers: who may triage, languages, and a request as templates see it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from handlers.common import Services
+from models import workspaces
+from models.requests import Request, RequestConfig
+from models.requests.lifecycle import is_product_member
+
+MEMBERS_TTL = 60.0  # seconds a triage channel's member list is trusted
+_members_cache: dict[str, tuple[float, frozenset[str]]] = {}
+_members_lock = threading.Lock()
+
+
+def channel_members(services: Services, channel: str) -> frozenset[str]:
+    """The channel's members as Slack says (conversations.members, all pages), cached briefly."""
+    with _members_lock:
+        cached = _members_cache.get(channel)
+    if cached and time.monotonic() - cached[0] < MEMBERS_TTL:
+        return cached[1]
+    members: set[str] = set()
+    cursor = None
+    try:
+        while True:
+            page = services.delivery.call("conversations.members", channel=channel, limit=1000, cursor=cursor)
+            members.update(page.get("members") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError:
+        return frozenset()  # channel gone or bot removed: nobody triages by membership
+    result = frozenset(members)
+    with _members_lock:
+        _members_cache[channel] = (time.monotonic(), result)
+    return result
+
+
+def forget_members_cache() -> None:
+    with _members_lock:
+        _members_cache.clear()
+
+
+def may_triage(services: Services, config: RequestConfig, user_id: str) -> bool:
+    members = frozenset()
+    if config.product_team_mode == "channel" and config.triage_channel:
+        members = channel_members(services, config.triage_channel)
+    return is_product_member(config, user_id=user_id, triage_channel_members=members)
+
+
+def cached_language(services: Services, session: Session, *, team_id: str, user_id: str) -> str:
+    """A user's language from what we already know (no Slack call: used inside transactions)."""
+    workspace = services.workspace(session, team_id)
+    return workspaces.language_for(workspace, workspaces.get_member(session, team_id=team_id, user_id=user_id))
+
+
+def workspace_language(services: Services, session: Session, team_id: str) -> str:
+    return services.workspace(session, team_id).language
+
+
+def as_template(request: Request, *, duplicate_of_number: int | None = None) -> dict:
+    """A request as templates read it (plain values; templates do all the words)."""
+    return {
+        "id": request.id, "number": request.number, "ref": request.ref, "kind": request.kind,
+        "title": request.title, "status": request.status, "priority": request.priority,
+        "requester": request.requester, "assignee": request.assignee,
+        "wanted_by": request.wanted_by.isoformat() if request.wanted_by else None,
+        "labels": list(request.labels or []), "fields": dict(request.fields or {}), "version": request.version,
+        "duplicate_of": duplicate_of_number, "source_permalink": request.source_permalink,
+        "created_at": _unix(request.created_at), "button": f"{request.number}:{request.version}",
+    }
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment else None
+
+
+def parse_button(value: str) -> tuple[int, int | None]:
+    """Card buttons carry "number:version"; the version catches clicks on an outdated card."""
+    number, _, version = (value or "").partition(":")
+    return int(number), int(version) if version.isdigit() else None

@@ -1,0 +1,194 @@
+"""/request config (admins) and the daily SLA reminder in the triage channel.
+
+The reminder runs on weekdays at 10:00 in the workspace's zone. Each workspace gets at most
+one a local day: a RequestReminder row (team, local date) is inserted first, and a conflict
+means another run (a restart, a second replica) already sent it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from sqlmodel import select
+
+import templates
+from handlers.common import Services, rule_error_message
+from handlers.requests.common import as_template
+from handlers.requests.triage import Outcome, open_modal, plain, tell, who
+from models import workspaces
+from models.db import insert_once, session_scope, utcnow
+from models.errors import RuleError
+from models.requests import RequestConfig, RequestReminder, lifecycle, queries
+from scheduler import Job
+
+log = logging.getLogger("tandem.requests.config")
+
+SLA_LOW, SLA_HIGH = 1, 30
+REMIND_AT = 10          # local hour, Monday to Friday
+REMINDER_ROWS = 20      # requests listed in one reminder; the rest are counted
+# Rule errors about one field of the config modal: shown inline under that block.
+FIELD_ERRORS = {"requests.bad_team_mode": "team_mode", "requests.empty_team": "product_team",
+                "requests.no_triage_channel": "triage_channel", "requests.bad_sla": "sla"}
+
+
+def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
+    member = services.member(team_id, user_id)
+    with session_scope(services.engine) as session:
+        workspace = services.workspace(session, team_id)
+        admin = workspaces.is_admin(workspace, member, user_id=user_id,
+                                    settings_admins=services.settings.admin_user_ids)
+        return admin, workspaces.language_for(workspace, member)
+
+
+def open_config_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:
+    """Open the settings modal, prefilled. Non-admins are refused (the dispatcher says so)."""
+    team_id, user_id = command["team_id"], command["user_id"]
+    admin, language = admin_and_language(services, team_id, user_id)
+    if not admin:
+        raise RuleError("not_admin")
+    with session_scope(services.engine) as session:
+        config = lifecycle.get_config(session, team_id=team_id, now=utcnow())
+        current = {"triage_channel": config.triage_channel, "mode": config.product_team_mode,
+                   "users": list(config.product_team or []), "sla": config.sla_business_days}
+    view = templates.render("requests/config_modal.yaml.j2", language=language, c=current, low=SLA_LOW,
+                            high=SLA_HIGH, metadata=json.dumps({"channel": command.get("channel_id")}))
+    if not open_modal(services, command["trigger_id"], view):
+        return templates.render("requests/too_slow.yaml.j2", language=language)
+    return None
+
+
+def bot_is_in(services: Services, channel: str) -> bool:
+    try:
+        info = services.delivery.call("conversations.info", channel=channel)
+    except SlackApiError:
+        return False  # a private channel Tandem is not in looks like no channel at all
+    return bool(info["channel"].get("is_member"))
+
+
+def _whole_days(text: str | None) -> int:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        raise RuleError("requests.bad_sla", low=SLA_LOW, high=SLA_HIGH) from None
+
+
+def submit_config(services: Services, body: dict) -> Outcome:
+    team_id, user_id = who(body)
+    view = body["view"]
+    values = view.get("state", {}).get("values", {})
+
+    def picked(block_id: str, action_id: str) -> dict:
+        return (values.get(block_id) or {}).get(action_id) or {}
+
+    channel = picked("triage_channel", "channel").get("selected_conversation")
+    mode = (picked("team_mode", "mode").get("selected_option") or {}).get("value") or ""
+    users = list(picked("product_team", "users").get("selected_users") or [])
+    admin, language = admin_and_language(services, team_id, user_id)
+    if admin and channel and not bot_is_in(services, channel):
+        words = templates.messages("requests/config_errors.yaml.j2", language=language)
+        errors = {"triage_channel": words["bot_not_in_channel"]}
+        return Outcome(ack={"response_action": "errors", "errors": errors})
+    now = utcnow()
+    try:
+        days = _whole_days(picked("sla", "days").get("value"))
+        with session_scope(services.engine) as session:
+            config = lifecycle.configure(session, team_id=team_id, actor_is_admin=admin, triage_channel=channel,
+                                         product_team_mode=mode, product_team=users, sla_business_days=days,
+                                         now=now)
+            saved = templates.render("requests/config_saved.yaml.j2", language=language, c={
+                "triage_channel": config.triage_channel, "mode": config.product_team_mode,
+                "users": config.product_team, "sla": config.sla_business_days})
+            services.delivery.queue(session, key=f"requests:config:{team_id}:{view['id']}", team_id=team_id,
+                                    method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
+                                    blocks=saved["blocks"])
+    except RuleError as error:
+        message = rule_error_message(error, language=language)
+        if error.key in FIELD_ERRORS:
+            errors = {FIELD_ERRORS[error.key]: plain(message["text"])}
+            return Outcome(ack={"response_action": "errors", "errors": errors})
+        channel_of_command = json.loads(view.get("private_metadata") or "{}").get("channel")
+        return Outcome(notice=message, channel=channel_of_command)
+    services.delivery.kick()
+    if services.scheduler is not None:
+        services.scheduler.rebuild()  # a newly configured workspace gets its SLA job
+    return Outcome()
+
+
+# -- the SLA reminder ----------------------------------------------------------------------------
+def zone_of(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; using UTC", name)
+        return ZoneInfo("UTC")
+
+
+def business_cutoff(now: datetime, zone: ZoneInfo, days: int) -> datetime:
+    """The moment `days` business days (Monday–Friday, in `zone`) before `now`.
+
+    Steps back one local calendar day at a time, counting only weekdays, keeping the local
+    time of day: from Monday 10:00 one business day back is Friday 10:00.
+    """
+    moment, remaining = now.astimezone(zone), days
+    while remaining > 0:
+        moment -= timedelta(days=1)  # wall-clock arithmetic in the zone: 10:00 stays 10:00 across DST
+        remaining -= moment.weekday() < 5
+    return moment.astimezone(UTC)
+
+
+def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
+    """Post today's reminder of requests untriaged past the SLA. True if one was queued."""
+    with session_scope(services.engine) as session:
+        config = lifecycle.get_config(session, team_id=team_id, now=now)
+        workspace = services.workspace(session, team_id)
+        zone = zone_of(workspace.timezone)
+        today = now.astimezone(zone).date()
+        if not config.triage_channel or today.weekday() >= 5:
+            return False
+        cutoff = business_cutoff(now, zone, config.sla_business_days)
+        rows, total = queries.untriaged_before(session, team_id=team_id, cutoff=cutoff, limit=REMINDER_ROWS)
+        if not rows:
+            return False
+        if not insert_once(session, RequestReminder(team_id=team_id, local_date=today, sent_at=now)):
+            return False  # today's reminder went out already
+        message = templates.render("requests/sla_reminder.yaml.j2", language=workspace.language,
+                                   rows=[as_template(r) for r in rows], total=total, days=config.sla_business_days)
+        services.delivery.queue(session, key=f"requests:sla:{team_id}:{today.isoformat()}", team_id=team_id,
+                                method="chat.postMessage", now=now, channel=config.triage_channel,
+                                text=message["text"], blocks=message["blocks"], unfurl_links=False)
+    services.delivery.kick()
+    return True
+
+
+def sla_job(services: Services, team_id: str, timezone: str | None) -> Job:
+    def run(due_at: datetime, now: datetime) -> None:
+        remind_overdue(services, team_id, now=now)
+
+    trigger = CronTrigger(day_of_week="mon-fri", hour=REMIND_AT, minute=0, timezone=zone_of(timezone))
+    return Job(key=f"requests:sla:{team_id}", trigger=trigger, run=run)
+
+
+def job_sources(services: Services) -> list:
+    def source(session, now):
+        configured = session.exec(select(RequestConfig.team_id).where(RequestConfig.triage_channel.is_not(None)))
+        for team_id in list(configured):
+            yield sla_job(services, team_id, services.workspace(session, team_id).timezone)
+
+    return [source]
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.view("request_config")
+    async def on_config(ack, body):
+        outcome = await services.in_thread(submit_config, services, body)
+        await ack(**outcome.ack)
+        if outcome.notice is not None:
+            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
+                                     message=outcome.notice)
+

@@ -1,0 +1,219 @@
+"""Filing and editing requests: one modal, opened from /request, the shortcuts and App Home."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+import templates
+from handlers.common import Services, rule_error_message
+from handlers.requests import notify
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+from models.requests import PRIORITIES
+from models.requests.forms import CURRENCIES, LIMITS, SUPPORT, FormErrors, clean_form
+from models.requests.lifecycle import edit_request, file_request, get_request
+from models.requests.queries import parse_ref
+
+log = logging.getLogger("tandem.requests")
+DESCRIPTION = {"activity": "details", "optimisation": "current_problem", "feature": "problem"}
+
+
+def modal(services: Services, *, language: str, kind: str, mode: str, metadata: dict, values: dict | None = None,
+          ref: str | None = None) -> dict:
+    return templates.render(
+        "requests/modal.yaml.j2", language=language, kind=kind, mode=mode, ref=ref, values=values or {},
+        limits=LIMITS, support=SUPPORT, currencies=CURRENCIES, priorities=PRIORITIES,
+        metadata=json.dumps(metadata, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str, prefill: str | None = None,
+              permalink: str | None = None) -> dict | None:
+    """Open the empty form (activity first: ops' most common kind); a message shortcut prefills it."""
+    language = services.language_of(team_id, user_id)
+    metadata = {"mode": "new", "kind": "activity"}
+    if prefill:  # private_metadata holds 3000 characters; the description field takes 2000
+        metadata["prefill"] = prefill[: LIMITS["details"]]
+    if permalink:
+        metadata["permalink"] = permalink
+    view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
+                 values={"details": metadata.get("prefill")})
+    return _open(services, trigger_id, view, language)
+
+
+def _open(services: Services, trigger_id: str, view: dict, language: str) -> dict | None:
+    try:
+        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"):
+            return templates.render("requests/too_slow.yaml.j2", language=language)
+        raise
+    return None
+
+
+def open_new_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:
+    return open_form(services, team_id=command["team_id"], user_id=command["user_id"],
+                     trigger_id=command["trigger_id"])
+
+
+def open_edit_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:
+    if not words:
+        raise RuleError("requests.bad_ref", given="")
+    return open_edit(services, team_id=command["team_id"], user_id=command["user_id"],
+                     trigger_id=command["trigger_id"], number=parse_ref(words[0]))
+
+
+def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str, number: int) -> dict | None:
+    language = services.language_of(team_id, user_id)
+    with session_scope(services.engine) as session:
+        request = get_request(session, team_id=team_id, number=number)
+        if request.requester != user_id:
+            raise RuleError("requests.not_requester", ref=request.ref)
+        if request.status not in ("new", "need_info"):
+            raise RuleError("requests.not_editable", ref=request.ref, status=request.status)
+        values = {**request.fields, "title": request.title, "priority": request.priority,
+                  "wanted_by": request.wanted_by.isoformat() if request.wanted_by else None,
+                  "labels": ", ".join(request.labels or [])}
+        for name in ("starts_at", "ends_at"):
+            if values.get(name):
+                values[name] = int(datetime.fromisoformat(values[name]).timestamp())
+        metadata = {"mode": "edit", "number": request.number, "version": request.version}
+        view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
+                     values=values, ref=request.ref)
+    return _open(services, trigger_id, view, language)
+
+
+def switch_kind(services: Services, *, body: dict) -> None:
+    """The kind changed: redraw the form for it. Slack keeps what was typed in blocks that stay."""
+    view = body["view"]
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    kind = body["actions"][0]["selected_option"]["value"]
+    metadata["kind"] = kind
+    language = services.language_of(body["team"]["id"], body["user"]["id"])
+    values = {DESCRIPTION[kind]: metadata.get("prefill")}
+    new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values)
+    services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
+
+
+def submitted_values(view: dict) -> dict:
+    """Read a submitted modal's state: block_id → the element's value, whatever its type."""
+    values: dict = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind == "static_select":
+                values[block_id] = (element.get("selected_option") or {}).get("value")
+            elif kind == "multi_static_select":
+                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
+            elif kind == "datepicker":
+                values[block_id] = element.get("selected_date")
+            elif kind == "datetimepicker":
+                values[block_id] = element.get("selected_date_time")
+            else:
+                values[block_id] = element.get("value")
+    return values
+
+
+def user_today(services: Services, team_id: str, user_id: str, now: datetime):
+    member = services.member(team_id, user_id)
+    try:
+        zone = ZoneInfo((member.timezone if member else None) or services.settings.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def submit(services: Services, *, body: dict) -> dict | None:
+    """The form was submitted: file or save it. Returns the ack (inline errors) or None to close."""
+    view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    raw = submitted_values(view)
+    raw.setdefault("kind", metadata.get("kind"))
+    now = utcnow()
+    language = services.language_of(team_id, user_id)
+    today = user_today(services, team_id, user_id, now)  # may ask Slack: before the transaction
+    try:
+        with session_scope(services.engine) as session:
+            if metadata.get("mode") == "edit":
+                request = get_request(session, team_id=team_id, number=int(metadata["number"]))
+                raw["kind"] = request.kind  # the kind cannot change
+                form = clean_form(raw, now=now, today=today)
+                change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
+                                      expected_version=metadata.get("version"), now=now)
+                notify.queue_change(services, session, change, now=now)
+            else:
+                form = clean_form(raw, now=now, today=today)
+                change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
+                                      source_permalink=metadata.get("permalink"))
+                notify.queue_filed(services, session, change.request, now=now)
+    except FormErrors as problems:
+        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
+        return {"response_action": "errors",
+                "errors": templates.messages("requests/form_errors.yaml.j2", language=language, errors=listed)}
+    except RuleError as error:  # e.g. triaged meanwhile: shown on the first field, nothing saved
+        return {"response_action": "errors", "errors": {"title": rule_error_message(error, language=language)["text"]}}
+    services.delivery.kick()
+    return None
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.shortcut("request_new")
+    async def new_from_shortcut(ack, body):
+        await ack()
+        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                                 trigger_id=body["trigger_id"])
+
+    @app.shortcut("request_from_message")
+    async def new_from_message(ack, body):
+        await ack()
+        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+        await services.in_thread(open_from_message, services, body=body, message=message, channel=channel)
+
+    @app.action("request_new_from_home")
+    async def new_from_home(ack, body):
+        await ack()
+        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                                 trigger_id=body["trigger_id"])
+
+    @app.action("request_edit")
+    async def edit_from_button(ack, body, action):
+        await ack()
+        await services.in_thread(edit_from_action, services, body=body, number=int(action["value"]))
+
+    @app.action("request_kind")
+    async def kind_changed(ack, body):
+        await ack()
+        await services.in_thread(switch_kind, services, body=body)
+
+    @app.view("request_form")
+    async def form_submitted(ack, body):
+        answer = await services.in_thread(submit, services, body=body)
+        await ack(**answer) if answer else await ack()
+
+
+def open_from_message(services: Services, *, body: dict, message: dict, channel: str | None) -> None:
+    permalink = None
+    if channel and message.get("ts"):
+        try:
+            permalink = services.delivery.call("chat.getPermalink", channel=channel,
+                                               message_ts=message["ts"])["permalink"]
+        except SlackApiError as exc:  # a channel the bot cannot see: file it without the link
+            log.info("no permalink for the shortcut's message: %s", exc.response.get("error"))
+    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"],
+              prefill=message.get("text") or "", permalink=permalink)
+
+
+def edit_from_action(services: Services, *, body: dict, number: int) -> None:
+    team_id, user_id = body["team"]["id"], body["user"]["id"]
+    try:
+        refusal = open_edit(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"], number=number)
+    except RuleError as error:
+        refusal = rule_error_message(error, language=services.language_of(team_id, user_id))
+    if refusal and body.get("response_url"):
+        services.delivery.respond(body["response_url"], {**refusal, "replace_original": False})

@@ -1,0 +1,79 @@
+"""What a filed or changed request tells Slack, queued in the same transaction as the change.
+
+The triage card is posted once under `request:{id}:card`; every later change edits it in
+place (chat.update by reference), adds one line to its thread, and DMs the requester.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+import templates
+from delivery import PERMALINK, REF, THREAD
+from handlers.common import Services
+from handlers.requests.common import as_template, cached_language, workspace_language
+from models.outbox import OutboxMessage
+from models.requests import Request
+from models.requests.lifecycle import Change, get_config
+
+
+def card_key(request: Request) -> str:
+    return f"request:{request.id}:card"
+
+
+def has_card(session: Session, request: Request) -> bool:
+    return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == card_key(request))).first() is not None
+
+
+def render_card(session: Session, services: Services, request: Request) -> dict:
+    duplicate_of = session.get(Request, request.duplicate_of).number if request.duplicate_of else None
+    language = workspace_language(services, session, request.team_id)
+    return templates.render("requests/card.yaml.j2", language=language,
+                            r=as_template(request, duplicate_of_number=duplicate_of))
+
+
+def queue_filed(services: Services, session: Session, request: Request, *, now: datetime) -> None:
+    """The card in the triage channel, and a DM to the requester linking to it."""
+    config = get_config(session, team_id=request.team_id, now=now)
+    queue = services.delivery.queue
+    if config.triage_channel:
+        card = render_card(session, services, request)
+        queue(session, key=card_key(request), team_id=request.team_id, method="chat.postMessage", now=now,
+              channel=config.triage_channel, text=card["text"], blocks=card["blocks"], unfurl_links=False)
+    language = cached_language(services, session, team_id=request.team_id, user_id=request.requester)
+    dm = templates.render("requests/dm_filed.yaml.j2", language=language, r=as_template(request),
+                          channel=config.triage_channel)
+    links = {PERMALINK: card_key(request)} if config.triage_channel else {}
+    queue(session, key=f"request:{request.id}:dm:filed", team_id=request.team_id, method="chat.postMessage",
+          now=now, channel=request.requester, text=dm["text"], blocks=dm["blocks"], **links)
+
+
+def queue_change(services: Services, session: Session, change: Change, *, now: datetime) -> None:
+    """Edit the card, add a line to its thread, DM the requester (unless they made the change)."""
+    request, event = change.request, change.event
+    queue = services.delivery.queue
+    team_id = request.team_id
+    card_exists = has_card(session, request)
+    if card_exists:
+        card = render_card(session, services, request)
+        queue(session, key=f"{card_key(request)}:v{request.version}", team_id=team_id, method="chat.update",
+              now=now, text=card["text"], blocks=card["blocks"], **{REF: card_key(request)})
+        line = templates.render("requests/thread_line.yaml.j2", language=workspace_language(services, session, team_id),
+                                r=as_template(request), e=_event(event))
+        queue(session, key=f"request:{request.id}:event:{event.id}:thread", team_id=team_id,
+              method="chat.postMessage", now=now, text=line["text"], **{THREAD: card_key(request)})
+    if event.actor != request.requester:
+        language = cached_language(services, session, team_id=team_id, user_id=request.requester)
+        dm = templates.render("requests/dm_change.yaml.j2", language=language, r=as_template(request),
+                              e=_event(event), has_card=card_exists)
+        links = {PERMALINK: card_key(request)} if card_exists else {}
+        queue(session, key=f"request:{request.id}:event:{event.id}:dm", team_id=team_id,
+              method="chat.postMessage", now=now, channel=request.requester, text=dm["text"],
+              blocks=dm["blocks"], **links)
+
+
+def _event(event) -> dict:
+    return {"id": event.id, "actor": event.actor, "action": event.action, "from_status": event.from_status,
+            "to_status": event.to_status, "reason": event.reason, "detail": dict(event.detail or {})}
