@@ -44,7 +44,6 @@ def job_sources(services: Services):
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.middleware
     async def once_per_event(body, next):
         """Slack retries events it thinks we missed (X-Slack-Retry-Num); the event_id decides."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -53,18 +52,20 @@ def register(app: AsyncApp, services: Services) -> None:
             return BoltResponse(status=200, body="")
         return await next()
 
-    @app.event("app_home_opened")
+    once = [once_per_event]  # on event listeners only: commands and clicks skip the lookup
+
+    @app.event("app_home_opened", middleware=once)
     async def home_opened(ack, event, body):
         await ack()
         if event.get("tab", "home") == "home":
             await services.in_thread(publish_home, services, team_id=body["team_id"], user_id=event["user"])
 
     # Thread replies under a request's card become comments on it; other messages are ignored.
-    @app.event("message")
+    @app.event("message", middleware=once)
     async def message_seen(ack, body):
         await ack()
         await services.in_thread(triage.on_message, services, body)
 
-    @app.event("member_joined_channel")
+    @app.event("member_joined_channel", middleware=once)
     async def member_joined(ack):
         await ack()

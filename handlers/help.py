@@ -13,7 +13,7 @@ from models.db import session_scope, utcnow
 from models.errors import RuleError
 
 # Commands the Slack app declares whose capabilities arrive in later versions.
-NOT_YET = ("/standup", "/approval", "/digest", "/metric")
+NOT_YET = ("/digest", "/metric")
 
 
 @lru_cache(maxsize=8)
@@ -64,9 +64,15 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await ack(**reply)
 
+    for name in NOT_YET:
+        app.command(name)(not_yet_listener(services))
+
+
+def not_yet_listener(services: Services):
+    """A listener for a declared command whose capability has not shipped: say so, translated."""
+
     async def not_yet(ack, command):
         language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
         await ack(**templates.render("not_yet.yaml.j2", language=language, command=command["command"]))
 
-    for name in NOT_YET:
-        app.command(name)(not_yet)
+    return not_yet

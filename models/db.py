@@ -116,7 +116,7 @@ def alembic_config(url: str):
 
 
 def migrate(url: str) -> None:
-    """Apply every migration up to head (idempotent)."""
+    """Apply every migration up to the heads (idempotent; capabilities may branch from one base)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")

@@ -41,6 +41,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.create_index('ix_request_team_assignee_number', ['team_id', 'assignee', 'number'], unique=False)
+        batch_op.create_index('ix_request_team_assignee_status_number', ['team_id', 'assignee', 'status', 'number'], unique=False)
+        batch_op.create_index('ix_request_team_requester_status_number', ['team_id', 'requester', 'status', 'number'], unique=False)
         batch_op.create_index('ix_request_team_kind_number', ['team_id', 'kind', 'number'], unique=False)
         batch_op.create_index('ix_request_team_requester_number', ['team_id', 'requester', 'number'], unique=False)
         batch_op.create_index('ix_request_team_status_number', ['team_id', 'status', 'number'], unique=False)
@@ -130,6 +132,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_request_team_status_number')
         batch_op.drop_index('ix_request_team_requester_number')
         batch_op.drop_index('ix_request_team_kind_number')
+        batch_op.drop_index('ix_request_team_assignee_status_number')
+        batch_op.drop_index('ix_request_team_requester_status_number')
         batch_op.drop_index('ix_request_team_assignee_number')
 
     op.drop_table('request')

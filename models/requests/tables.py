@@ -38,6 +38,9 @@ class Request(SQLModel, table=True):
         sa.Index("ix_request_team_requester_number", "team_id", "requester", "number"),
         sa.Index("ix_request_team_assignee_number", "team_id", "assignee", "number"),
         sa.Index("ix_request_team_kind_number", "team_id", "kind", "number"),
+        # Home's "my open" and "assigned to me, open": index-only, however many closed requests there are.
+        sa.Index("ix_request_team_requester_status_number", "team_id", "requester", "status", "number"),
+        sa.Index("ix_request_team_assignee_status_number", "team_id", "assignee", "status", "number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
