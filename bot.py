@@ -58,7 +58,7 @@ class Tandem:
     @property
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
-        return WebApp(health=self.health, slack_events=events)
+        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services))
 
     async def health(self) -> tuple[bool, dict]:
         db_ok = await self.services.in_thread(database_reachable, self.services.engine)
@@ -89,7 +89,8 @@ def build(settings: Settings, mode: Mode) -> Tandem:
     """Wire everything; talks to Slack once (auth.test) to learn who the bot is."""
     engine = make_engine(settings.database_url, pool_size=settings.worker_threads)  # a connection per worker
     delivery = Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine,
-                        timeout=settings.slack_timeout_seconds, sweep_seconds=settings.outbox_sweep_seconds)
+                        timeout=settings.slack_timeout_seconds, sweep_seconds=settings.outbox_sweep_seconds,
+                        workers=settings.outbox_workers)
     try:
         auth = delivery.call("auth.test")
     except SlackApiError as exc:

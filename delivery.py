@@ -57,14 +57,15 @@ def retry_handlers():
 
 class Delivery:
     def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
-                 sweep_seconds: float = 15.0):
+                 sweep_seconds: float = 15.0, workers: int = 4):
         self.client = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers())
         self.webhooks_timeout = timeout
         self.engine = engine
         self.sweep_seconds = sweep_seconds
-        self._wake = threading.Event()
+        self._wakes: list[threading.Event] = []  # one per worker: kick() wakes them all
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
 
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
@@ -78,20 +79,27 @@ class Delivery:
 
     # -- the outbox ------------------------------------------------------------------------
     def queue(self, session: Session, *, key: str, team_id: str, method: str, now: datetime, **args) -> bool:
-        """Queue a call in the caller's transaction; call `kick()` after commit. False if queued before."""
-        return outbox.queue_message(session, key=key, team_id=team_id, method=method, args=args, now=now)
+        """Queue a call in the caller's transaction; call `kick()` after commit. False if queued before.
+
+        A message that refers to another ($ref, $thread, $permalink) waits in that message's lane,
+        so an edit never overtakes the post it edits, nor an older edit.
+        """
+        lane = args.get(REF) or args.get(THREAD) or args.get(PERMALINK) or key
+        return outbox.queue_message(session, key=key, team_id=team_id, method=method, args=args, now=now,
+                                    lane=lane)
 
     def kick(self) -> None:
-        """Wake the worker: something was queued."""
-        self._wake.set()
+        """Wake the workers: something was queued (or a lane moved on)."""
+        for wake in self._wakes:
+            wake.set()
 
-    def drain(self, *, now: datetime | None = None, limit: int = 500) -> int:
+    def drain(self, *, now: datetime | None = None, limit: int = 500, worker: int = 0, workers: int = 1) -> int:
         """Send what is due. Returns how many messages were sent. Safe to run on several replicas."""
         sent = 0
         while True:
             moment = now or utcnow()
             with session_scope(self.engine) as session:
-                ids = outbox.due_ids(session, now=moment, limit=limit)
+                ids = outbox.due_ids(session, now=moment, limit=limit, worker=worker, workers=workers)
             if not ids:
                 return sent
             progressed = False
@@ -101,7 +109,7 @@ class Delivery:
                 outcome = self._send_one(message_id, now=now)
                 sent += outcome == "sent"
                 progressed = progressed or outcome == "sent"
-            if not progressed or len(ids) < limit:
+            if not progressed:  # nothing more can go now (the rest waits for a lane or a retry time)
                 return sent
 
     def _send_one(self, message_id: int, *, now: datetime | None) -> str:
@@ -140,6 +148,7 @@ class Delivery:
         with session_scope(self.engine) as session:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
                              ts=response.get("ts"), now=now or utcnow())
+        self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
 
     def _resolve(self, args: dict, resolved: dict) -> dict:
@@ -155,23 +164,30 @@ class Delivery:
 
     # -- the worker ------------------------------------------------------------------------
     def start(self) -> None:
-        if self._worker is None:
+        """Start the workers: several, because Slack answers each call in ~100 ms and a 429 makes
+        one worker sleep Retry-After plus slack_sdk's jitter; the others keep the queue moving."""
+        if not self._threads:
             self._stop.clear()
-            self._worker = threading.Thread(target=self._run, name="tandem-outbox", daemon=True)
-            self._worker.start()
+            self._wakes = [threading.Event() for _ in range(self.workers)]
+            self._threads = [
+                threading.Thread(target=self._run, args=(index,), name=f"tandem-outbox-{index}", daemon=True)
+                for index in range(self.workers)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._worker is not None:
-            self._worker.join(timeout)
-            self._worker = None
+        self.kick()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
-    def _run(self) -> None:
+    def _run(self, index: int) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.sweep_seconds)
-            self._wake.clear()
+            self._wakes[index].wait(self.sweep_seconds)
+            self._wakes[index].clear()
             try:
-                self.drain()
+                self.drain(worker=index, workers=self.workers)
             except Exception:  # keep the worker alive; the next sweep retries
                 log.exception("outbox drain failed; will retry")

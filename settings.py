@@ -30,12 +30,21 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     # Comma-separated Slack user ids who may administer Tandem besides Slack admins/owners.
     tandem_admins: str = ""
+    # Approvals: a chain in YAML used until an admin saves one with /approval config; and whether
+    # one person may approve two stages of the same request.
+    approvals_file: str = ""
+    approvals_allow_same_approver: bool = False
+    # Digests: the bearer token of POST /api/metrics (empty: the endpoint refuses everyone), and a
+    # directory of the team's own digest templates (NAME.yaml.j2; empty: only Tandem's default).
+    metrics_api_token: str = ""
+    digest_templates_dir: str = ""
 
     # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
     worker_threads: int = Field(default=16, ge=2, le=512)
     scheduler_enabled: bool = True
     scheduler_grace_minutes: int = Field(default=60, ge=0)
     outbox_sweep_seconds: float = Field(default=15.0, gt=0)
+    outbox_workers: int = Field(default=4, ge=1, le=32)
     slack_timeout_seconds: int = Field(default=10, ge=1)
     log_level: str = "INFO"
 

@@ -13,8 +13,10 @@ HealthCheck = Callable[[], Awaitable[tuple[bool, dict]]]
 
 
 class WebApp:
-    def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events"):
+    def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events",
+                 metrics_api=None):
         self.health = health
+        self.metrics_api = metrics_api  # handlers.digests.MetricsApi: POST /api/metrics
         self.slack_events = slack_events  # slack_bolt.adapter.asgi.async_handler.AsyncSlackRequestHandler
         self.events_path = events_path
 
@@ -35,6 +37,8 @@ class WebApp:
             await _send_json(send, 200 if healthy else 503, details)
         elif path == self.events_path and self.slack_events is not None:
             await self.slack_events(scope, receive, send)
+        elif path == "/api/metrics" and self.metrics_api is not None:
+            await self.metrics_api(scope, receive, send)
         else:
             await _send_json(send, 404, {"error": "not_found"})
 

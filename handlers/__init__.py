@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import approvals, errors, events, help, requests, standups
+from handlers import approvals, digests, errors, events, help, requests, standups
 from handlers.common import Services
 
 __all__ = ["Services", "job_sources", "register"]
@@ -14,10 +14,11 @@ def register(app: AsyncApp, services: Services) -> None:
     requests.register(app, services)
     standups.register(app, services)
     approvals.register(app, services)
+    digests.register(app, services)
     events.register(app, services)
 
 
 def job_sources(services: Services) -> list:
     """Scheduler job sources of every capability: each reads its tables and yields Jobs."""
     return [*events.job_sources(services), *requests.job_sources(services), *standups.job_sources(services),
-            *approvals.job_sources(services)]
+            *approvals.job_sources(services), *digests.job_sources(services)]

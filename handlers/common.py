@@ -100,3 +100,38 @@ def rule_error_message(error: RuleError, *, language: str) -> dict:
     template = f"{prefix}/errors.yaml.j2" if dot and (templates.BLOCKS_DIR / prefix / "errors.yaml.j2").exists() \
         else "error.yaml.j2"
     return templates.render(template, language=language, key=error.key, params=error.params)
+
+
+def run_subcommand(services: Services, function, *, command: dict, words: list[str]) -> dict | None:
+    """Run one slash subcommand; a broken rule becomes its translated message."""
+    try:
+        return function(services, command=command, words=words)
+    except RuleError as error:
+        return rule_error_message(error, language=services.language_of(command["team_id"], command["user_id"]))
+
+
+def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str):
+    """The listener for a capability's slash command: `/request list …` → subcommands["list"].
+
+    `subcommands` maps a word to (function, ack_first). Modal openers and slow work ack at once
+    and answer through the response_url (trigger_id lives 3 s); quick answers go back in the ack.
+    Anything else gets the capability's usage, translated.
+    """
+
+    async def listener(ack, command):
+        words = (command.get("text") or "").split()
+        sub = words[0].lower() if words else default
+        if sub not in subcommands:
+            language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
+            await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0]))
+            return
+        function, ack_first = subcommands[sub]
+        if ack_first:
+            await ack()
+        reply = await services.in_thread(run_subcommand, services, function, command=command, words=words[1:])
+        if not ack_first:
+            await ack(reply)
+        elif reply:
+            await services.in_thread(services.delivery.respond, command["response_url"], reply)
+
+    return listener

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 import templates
+from handlers.approvals import finding as approvals_finding
 from handlers.common import Services
 from handlers.requests import finding, triage
 from models import events
@@ -21,7 +22,8 @@ log = logging.getLogger("tandem.events")
 def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
     language = services.language_of(team_id, user_id)
     view = templates.render("home.yaml.j2", language=language, version=services.version,
-                            **finding.home_context(services, team_id, user_id))
+                            **finding.home_context(services, team_id, user_id),
+                            **approvals_finding.home_context(services, team_id, user_id))
     services.delivery.call("views.publish", user_id=user_id, view=view)
 
 

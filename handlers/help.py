@@ -12,9 +12,6 @@ from models import workspaces
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 
-# Commands the Slack app declares whose capabilities arrive in later versions.
-NOT_YET = ("/digest", "/metric")
-
 
 @lru_cache(maxsize=8)
 def help_message(language: str, version: str) -> dict:
@@ -63,9 +60,6 @@ def register(app: AsyncApp, services: Services) -> None:
             text=command.get("text") or "",
         )
         await ack(**reply)
-
-    for name in NOT_YET:
-        app.command(name)(not_yet_listener(services))
 
 
 def not_yet_listener(services: Services):

@@ -1,3 +1,3 @@
 """Tables and rules. Importing this package registers every table on SQLModel.metadata."""
 
-from models import events, outbox, requests, schedule, workspaces  # noqa: F401
+from models import approvals, digests, events, outbox, requests, schedule, standups, workspaces  # noqa: F401

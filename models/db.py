@@ -55,6 +55,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor = dbapi_connection.cursor()
             # WAL lets readers go on while one writer writes; the busy timeout queues writers.
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL stays consistent after a crash and spares an fsync per commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

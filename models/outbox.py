@@ -25,12 +25,16 @@ class OutboxMessage(SQLModel, table=True):
         sa.UniqueConstraint("key", name="uq_outbox_key"),
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),
         sa.Index("ix_outbox_message", "channel", "ts"),
+        sa.Index("ix_outbox_lane", "lane", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255)
     team_id: str = Field(max_length=32)
     method: str = Field(max_length=64)
+    # Messages in one lane go out in the order they were queued (a card, then its edits and thread
+    # lines); different lanes go out in parallel. The lane is the key of the message they refer to.
+    lane: str | None = Field(default=None, max_length=255)
     args: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     status: str = Field(default=PENDING, max_length=16)
     attempts: int = 0
@@ -43,21 +47,28 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
 
 
-def queue_message(session: Session, *, key: str, team_id: str, method: str, args: dict, now: datetime) -> bool:
+def queue_message(session: Session, *, key: str, team_id: str, method: str, args: dict, now: datetime,
+                  lane: str | None = None) -> bool:
     """Queue one Web API call. False if a message with this key was queued before."""
     row = OutboxMessage(
-        key=key, team_id=team_id, method=method, args=args, next_attempt_at=now, created_at=now
+        key=key, team_id=team_id, method=method, args=args, lane=lane or key, next_attempt_at=now, created_at=now
     )
     return insert_once(session, row)
 
 
-def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+def due_ids(session: Session, *, now: datetime, limit: int, worker: int = 0, workers: int = 1) -> list[int]:
+    """Rows ready to send whose lane has nothing earlier still unsent; worker i of n takes id % n == i."""
     ready = sa.or_(
         sa.and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
         sa.and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
     )
-    query = select(OutboxMessage.id).where(ready).order_by(OutboxMessage.id).limit(limit)
-    return list(session.exec(query))
+    earlier = sa.orm.aliased(OutboxMessage)
+    blocked = sa.exists().where(earlier.lane == OutboxMessage.lane, earlier.id < OutboxMessage.id,
+                                earlier.status.in_((PENDING, SENDING)))
+    query = select(OutboxMessage.id).where(ready, ~blocked)
+    if workers > 1:
+        query = query.where(OutboxMessage.id % workers == worker)
+    return list(session.exec(query.order_by(OutboxMessage.id).limit(limit)))
 
 
 def claim(session: Session, *, message_id: int, now: datetime) -> OutboxMessage | None:

@@ -9,6 +9,7 @@ failure: nothing skips silently in CI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -194,7 +195,10 @@ class RunningTandem:
 
 
 @pytest.fixture(scope="session")
-def running_tandems(local_slack_server):
+def running_tandems(request, local_slack_server):
+    # Make the PostgreSQL database first, so it is dropped only after the apps using it stop.
+    with contextlib.suppress(pytest.skip.Exception):  # no PostgreSQL here (outside CI): its tests skip
+        request.getfixturevalue("postgres_url")
     running: dict[str, RunningTandem] = {}
     yield running
     for app in running.values():

@@ -94,10 +94,10 @@ def test_huge_unknown_subcommand_still_gets_an_answer(sender, people):
     assert "Tandem has no command" in blocks_text(body)
 
 
-def test_commands_of_later_capabilities_say_not_yet(sender, people):
-    for command in ("/standup", "/approval", "/digest", "/metric"):
+def test_digest_and_metric_commands_answer_with_their_usage(sender, people):
+    for command in ("/digest", "/metric"):
         body = sender.command(command, "", user_id="UEN").json()
-        assert f"`{command}` is not available yet" in body["text"]
+        assert body["text"] == "Metrics and digests: commands" and f"`{command} " in str(body["blocks"])
 
 
 def test_user_locale_is_asked_once_a_day(sender, people, slack):

@@ -1,14 +1,44 @@
-"""Approvals: not built yet; /approval says so until it is."""
+"""Activity approvals in Slack: /approval, the approvers' cards, the config modal, the sweep job.
+
+Filing (handlers/requests/filing.py) hands activity requests to `running.route_filed` when a
+chain is configured, and a requester's edit to `running.after_edit`.
+"""
+
+from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services
-from handlers.help import not_yet_listener
+from handlers.approvals import chains, deciding, finding, running, timers  # noqa: F401  (running: for filing)
+from handlers.common import Services, subcommand_listener
+from handlers.requests.triage import tell, who
 
-
-def register(app: AsyncApp, services: Services) -> None:
-    app.command("/approval")(not_yet_listener(services))
+# /approval subcommand → (function, acks first?): modals and uploads ack at once and answer later.
+SUBCOMMANDS = {
+    "config": (chains.open_config, True),
+    "export": (finding.export, True),
+    "delegate": (timers.delegate, False),
+    "show": (finding.show, False),
+    "pending": (finding.pending, False),
+}
 
 
 def job_sources(services: Services) -> list:
-    return []
+    return timers.job_sources(services)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    if services.settings.approvals_file:
+        chains.load_file(services.settings.approvals_file)  # a broken file stops Tandem at start, saying why
+
+    app.command("/approval")(subcommand_listener(
+        services, subcommands=SUBCOMMANDS, usage_template="approvals/usage.yaml.j2", default="help"))
+
+    @app.view("approval_config")
+    async def on_config(ack, body):
+        outcome = await services.in_thread(chains.submit_config, services, body)
+        await ack(**outcome.ack)
+        if outcome.notice is not None:
+            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
+                                     message=outcome.notice)
+
+    deciding.register(app, services)

@@ -11,13 +11,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 import templates
+from handlers.approvals import chains as approval_chains
+from handlers.approvals import running as approval_running
 from handlers.common import Services, rule_error_message
 from handlers.requests import notify
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 from models.requests import PRIORITIES
 from models.requests.forms import CURRENCIES, LIMITS, SUPPORT, FormErrors, clean_form
-from models.requests.lifecycle import edit_request, file_request, get_request
+from models.requests.lifecycle import EDITABLE, edit_request, file_request, get_request
 from models.requests.queries import parse_ref
 
 log = logging.getLogger("tandem.requests")
@@ -75,7 +77,7 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
         request = get_request(session, team_id=team_id, number=number)
         if request.requester != user_id:
             raise RuleError("requests.not_requester", ref=request.ref)
-        if request.status not in ("new", "need_info"):
+        if request.status not in EDITABLE:
             raise RuleError("requests.not_editable", ref=request.ref, status=request.status)
         values = {**request.fields, "title": request.title, "priority": request.priority,
                   "wanted_by": request.wanted_by.isoformat() if request.wanted_by else None,
@@ -139,6 +141,9 @@ def submit(services: Services, *, body: dict) -> dict | None:
     language = services.language_of(team_id, user_id)
     today = user_today(services, team_id, user_id, now)  # may ask Slack: before the transaction
     try:
+        # The approval chain, with user groups expanded: asks Slack, so also before the transaction.
+        chain = approval_chains.chain_for(services, team_id) if metadata.get("mode") == "edit" or \
+            raw.get("kind") == "activity" else None
         with session_scope(services.engine) as session:
             if metadata.get("mode") == "edit":
                 request = get_request(session, team_id=team_id, number=int(metadata["number"]))
@@ -147,11 +152,14 @@ def submit(services: Services, *, body: dict) -> dict | None:
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
+                approval_running.after_edit(services, session, change.request, change.event.detail.get("changed", []),
+                                     chain, actor=user_id, now=now)
             else:
                 form = clean_form(raw, now=now, today=today)
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
-                notify.queue_filed(services, session, change.request, now=now)
+                if not approval_running.route_filed(services, session, change.request, chain, now=now):
+                    notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
         return {"response_action": "errors",

@@ -36,6 +36,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "reopen": {"done": "accepted", "declined": "new", "duplicate": "new"},
 }
 NEEDS_REASON = ("need_info", "decline")
+EDITABLE = ("new", "need_info", "in_approval")  # by the requester
 REASON_LIMIT = 2000
 
 
@@ -118,17 +119,18 @@ def edit_request(session: Session, *, team_id: str, number: int, actor: str, for
     request = get_request(session, team_id=team_id, number=number)
     if actor != request.requester:
         raise RuleError("requests.not_requester", ref=request.ref)
-    if request.status not in ("new", "need_info"):
+    if request.status not in EDITABLE:
         raise RuleError("requests.not_editable", ref=request.ref, status=request.status)
     if form.kind != request.kind:
         raise RuleError("requests.kind_fixed", ref=request.ref)
     changed = sorted(k for k in set(request.fields) | set(form.fields) if request.fields.get(k) != form.fields.get(k))
+    to_status = "in_approval" if request.status == "in_approval" else "new"  # approvals decide what follows
     values = dict(title=form.title, priority=form.priority, wanted_by=form.wanted_by, labels=form.labels,
-                  fields=form.fields, status="new", updated_at=now)
+                  fields=form.fields, status=to_status, updated_at=now)
     from_status = request.status
     _update(session, request, expected_version=expected_version, values=values)
     _set_labels(session, request, form.labels)
-    event = _record(session, request, actor=actor, action="edited", from_status=from_status, to_status="new",
+    event = _record(session, request, actor=actor, action="edited", from_status=from_status, to_status=to_status,
                     now=now, detail={"changed": changed})
     return Change(request, event)
 
@@ -252,3 +254,14 @@ def business_days_between(start: date, end: date) -> int:
         cursor = date.fromordinal(cursor.toordinal() + 1)
         days += cursor.weekday() < 5
     return days
+
+
+def set_status(session: Session, request: Request, *, actor: str, action: str, to_status: str, now: datetime,
+               reason: str | None = None, values: dict | None = None) -> Change:
+    """Move a request to a status another capability decided (approvals), with its audit event."""
+    from_status = request.status
+    _update(session, request, expected_version=None, values={"status": to_status, "updated_at": now, **(values or {})},
+            action=action)
+    event = _record(session, request, actor=actor, action=action, from_status=from_status, to_status=to_status,
+                    reason=reason, now=now)
+    return Change(request, event)

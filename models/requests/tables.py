@@ -11,8 +11,8 @@ from models.db import UTCDateTime
 
 KINDS = ("activity", "optimisation", "feature")
 PRIORITIES = ("P0", "P1", "P2", "P3")
-STATUSES = ("new", "need_info", "accepted", "in_progress", "done", "declined", "duplicate")
-OPEN_STATUSES = ("new", "need_info", "accepted", "in_progress")
+STATUSES = ("new", "in_approval", "need_info", "accepted", "in_progress", "done", "declined", "duplicate")
+OPEN_STATUSES = ("new", "in_approval", "need_info", "accepted", "in_progress")
 
 
 class RequestConfig(SQLModel, table=True):

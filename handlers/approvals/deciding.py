@@ -1,0 +1,130 @@
+"""Approve / Reject / Request changes from an approver's card, checked on the server every time.
+
+Approve decides at once. Reject and Request changes first ask for a reason in a modal (who
+may decide is checked before it opens, and again when it is submitted). The loser of a race,
+a double click, a stale card: told privately what happened; nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp
+
+import templates
+from handlers.approvals import running
+from handlers.common import Services, rule_error_message
+from handlers.requests.common import as_template
+from handlers.requests.triage import Outcome, open_modal, plain, refuse, tell, who
+from models.approvals import ApprovalRun
+from models.approvals.flow import already_decided, decide, seat_for
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+from models.requests import Request
+from models.requests.lifecycle import REASON_LIMIT
+
+log = logging.getLogger("tandem.approvals")
+REASONED = {"approval_reject": "reject", "approval_changes": "changes"}
+
+
+def parse(value: str | None) -> tuple[int, int]:
+    run_id, _, stage = (value or "").partition(":")
+    if not (run_id.isdigit() and stage.isdigit()):
+        raise RuleError("approvals.unknown_action")
+    return int(run_id), int(stage)
+
+
+def apply(services: Services, *, team_id: str, user_id: str, run_id: int, stage: int, decision: str,
+          reason: str | None = None) -> None:
+    now = utcnow()
+    with session_scope(services.engine) as session:
+        zone = running.zone(services, session, team_id)
+        outcome = decide(session, team_id=team_id, run_id=run_id, stage=stage, actor=user_id, decision=decision,
+                         reason=reason, now=now, today=now.astimezone(zone).date(), zone=zone,
+                         allow_same_approver=services.settings.approvals_allow_same_approver)
+        running.after_decision(services, session, outcome, now=now)
+    services.delivery.kick()
+
+
+def approve(services: Services, body: dict, action: dict) -> None:
+    team_id, user_id = who(body)
+    try:
+        run_id, stage = parse(action.get("value"))
+        apply(services, team_id=team_id, user_id=user_id, run_id=run_id, stage=stage, decision="approve")
+    except RuleError as error:
+        refuse(services, body, error)
+
+
+def check_may_decide(services: Services, *, team_id: str, user_id: str, run_id: int, stage: int) -> dict:
+    """The same checks `decide` makes, before a reason modal opens. Returns the request for the modal."""
+    now = utcnow()
+    with session_scope(services.engine) as session:
+        run = session.get(ApprovalRun, run_id)
+        if run is None or run.team_id != team_id:
+            raise RuleError("approvals.unknown_action")
+        request = session.get(Request, run.request_id)
+        if run.status != "running" or run.current_stage != stage:
+            raise already_decided(session, run, request, stage)
+        if user_id == request.requester:
+            raise RuleError("approvals.own_request", ref=request.ref)
+        zone = running.zone(services, session, team_id)
+        seat_for(session, run, actor=user_id, now=now, today=now.astimezone(zone).date())
+        return {"r": as_template(request), "stage": run.stages[stage]["name"]}
+
+
+def open_reason(services: Services, body: dict, action: dict) -> None:
+    team_id, user_id = who(body)
+    decision = REASONED[action["action_id"]]
+    try:
+        run_id, stage = parse(action.get("value"))
+        context = check_may_decide(services, team_id=team_id, user_id=user_id, run_id=run_id, stage=stage)
+    except RuleError as error:
+        refuse(services, body, error)
+        return
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    metadata = json.dumps({"run": run_id, "stage": stage, "decision": decision, "channel": channel})
+    language = services.language_of(team_id, user_id)
+    view = templates.render("approvals/reason_modal.yaml.j2", language=language, decision=decision,
+                            metadata=metadata, limit=REASON_LIMIT, **context)
+    if not open_modal(services, body["trigger_id"], view):
+        too_slow = templates.render("requests/too_slow.yaml.j2", language=language)
+        services.delivery.respond(body["response_url"], {**too_slow, "replace_original": False})
+
+
+def submit_reason(services: Services, body: dict) -> Outcome:
+    team_id, user_id = who(body)
+    view = body["view"]
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = (view.get("state") or {}).get("values") or {}
+    reason = ((values.get("reason") or {}).get("reason") or {}).get("value") or ""
+    try:
+        apply(services, team_id=team_id, user_id=user_id, run_id=int(meta["run"]), stage=int(meta["stage"]),
+              decision=meta["decision"], reason=reason)
+    except RuleError as error:
+        message = rule_error_message(error, language=services.language_of(team_id, user_id))
+        if error.key in ("approvals.reason_required", "form.too_long"):
+            return Outcome(ack={"response_action": "errors", "errors": {"reason": plain(message["text"])}})
+        return Outcome(notice=message, channel=meta.get("channel"))
+    return Outcome()
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action("approval_approve")
+    async def on_approve(ack, body, action):
+        await ack()
+        await services.in_thread(approve, services, body, action)
+
+    @app.action(re.compile(r"^approval_(reject|changes)$"))
+    async def on_reasoned(ack, body, action):
+        await ack()
+        await services.in_thread(open_reason, services, body, action)
+
+    @app.view("approval_reason")
+    async def on_reason(ack, body):
+        outcome = await services.in_thread(submit_reason, services, body)
+        await ack(**outcome.ack)
+        if outcome.notice is not None:
+            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
+                                     message=outcome.notice)

@@ -1,0 +1,92 @@
+"""Time in approvals: reminders at half the due time, escalation at the due time, delegation.
+
+One scheduler job sweeps every few minutes; `sweep(services, now=…)` is the rule it wakes
+(tests call it with `now`). A reminder is one outbox message per (run, stage, seat) and an
+escalation one `once` event per (run, stage), so a sweep that runs twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+import templates
+from handlers.approvals import running
+from handlers.approvals.chains import user_exists
+from handlers.common import Services
+from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+from models.requests import Request
+from scheduler import Job
+
+SWEEP_MINUTES = 5
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
+
+
+def sweep(services: Services, *, now: datetime) -> int:
+    """Send what fell due: reminders to pending approvers, escalations to backups. Returns how many."""
+    done = 0
+    at = min(now, utcnow())  # when queued: a sweep for a moment ahead (tests) still sends at once
+    with session_scope(services.engine) as session:
+        for run in running_runs(session, remind_by=now):  # the due time is never before the reminder time
+            request = session.get(Request, run.request_id)
+            stage, spec = run.current_stage, run.stages[run.current_stage]
+            today = now.astimezone(running.zone(services, session, run.team_id)).date()
+            if now >= run.stage_remind_at:
+                for seat in pending_seats(session, run):
+                    recipient = deputy_of(session, team_id=run.team_id, approver=seat, today=today) or seat
+                    language = running.cached_language(services, session, team_id=run.team_id, user_id=recipient)
+                    message = templates.render("approvals/dm.yaml.j2", language=language, kind="reminder",
+                                               r=running.as_template(request),
+                                               s=running.stage_view(session, run, stage))
+                    done += services.delivery.queue(
+                        session, key=f"approval:{run.id}:{stage}:remind:{seat}", team_id=run.team_id,
+                        method="chat.postMessage", now=at, channel=recipient, text=message["text"],
+                        blocks=message["blocks"])
+            if now >= run.stage_due_at and spec.get("backup") and record(
+                    session, run, action="escalated", now=now, stage=stage, actor=spec["backup"],
+                    once=f"{run.id}:{stage}:escalated"):
+                running.send_card(services, session, run, request, stage, spec["backup"], now=at)
+                running.tell(services, session, run, request, user=request.requester, kind="escalated", now=at,
+                             key=f"dm:{stage}:escalated")
+                done += 1
+    services.delivery.kick()
+    return done
+
+
+def job_sources(services: Services) -> list:
+    def run(due_at: datetime, now: datetime) -> None:
+        sweep(services, now=now)
+
+    def source(session, now):
+        yield Job(key="approvals:sweep", trigger=IntervalTrigger(minutes=SWEEP_MINUTES, timezone="UTC"), run=run)
+
+    return [source]
+
+
+# -- /approval delegate @deputy until YYYY-MM-DD | clear -------------------------------------------
+def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
+    team_id, user_id = command["team_id"], command["user_id"]
+    language = services.language_of(team_id, user_id)
+    now = utcnow()
+    with session_scope(services.engine) as session:
+        today = now.astimezone(running.zone(services, session, team_id)).date()
+        if words and words[0].lower() == "clear":
+            set_delegation(session, team_id=team_id, approver=user_id, deputy=None, until=None, today=today, now=now)
+            return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_cleared")
+        match = MENTION.match(words[0]) if words else None
+        if not match or len(words) != 3 or words[1].lower() != "until":
+            raise RuleError("approvals.delegate_usage")
+        try:
+            until = date.fromisoformat(words[2])
+        except ValueError:
+            raise RuleError("approvals.bad_until", today=today.isoformat()) from None
+        deputy = match.group(1) or match.group(2)
+        if deputy != user_id and not user_exists(services, deputy):
+            raise RuleError("approvals.unknown_deputy", given=deputy)
+        set_delegation(session, team_id=team_id, approver=user_id, deputy=deputy, until=until, today=today, now=now)
+    return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_set", deputy=deputy,
+                            until=until.isoformat())

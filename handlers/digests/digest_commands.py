@@ -1,0 +1,162 @@
+"""/digest: new (admins, a modal), list, preview, send now, resend a past week, template check."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+import templates
+from handlers.common import Services, rule_error_message
+from handlers.digests import rendering, sending
+from handlers.requests.config import admin_and_language, bot_is_in
+from handlers.requests.triage import open_modal
+from models.db import session_scope, utcnow
+from models.digests import Digest, digests, metrics, week
+from models.errors import RuleError
+
+# Rule errors about one field of the modal, shown inline under that block.
+FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "name", "digests.no_channel": "channel",
+                "digests.bot_not_in_channel": "channel",
+                "digests.bad_weekday": "weekday", "digests.bad_time": "time", "digests.bad_zone": "timezone",
+                "digests.unknown_metric": "metrics", "digests.bad_thresholds": "thresholds",
+                "digests.bad_template_name": "template", "digests.template_broken": "template",
+                "digests.no_template": "template"}
+
+
+def notice(language: str, key: str, **p) -> dict:
+    return templates.render("digests/notice.yaml.j2", language=language, key=key, p=p)
+
+
+def open_new(services: Services, *, command: dict, words: list[str], language: str) -> dict | None:
+    admin, _ = admin_and_language(services, command["team_id"], command["user_id"])
+    if not admin:
+        raise RuleError("not_admin")
+    with session_scope(services.engine) as session:
+        names = list(metrics.metrics_by_name(session, team_id=command["team_id"]))
+        zone = services.workspace(session, command["team_id"]).timezone
+    if not names:
+        raise RuleError("digests.no_metrics")
+    view = templates.render("digests/new_modal.yaml.j2", language=language, metric_names=names[:100], zone=zone,
+                            name=words[0] if words else "", metadata=json.dumps({"channel": command.get("channel_id")}))
+    if not open_modal(services, command["trigger_id"], view):
+        return templates.render("requests/too_slow.yaml.j2", language=language)
+    return None
+
+
+def check_template(services: Services, digest: Digest, *, language: str) -> None:
+    """Render against last week's data; RuleError with the line and error when it breaks."""
+    with session_scope(services.engine) as session:
+        context = week.compute(session, digest=digest,
+                               monday=week.last_complete_week(utcnow(), ZoneInfo(digest.timezone)))
+    directory = sending.team_dir(services)
+    if not rendering.exists(directory, digest.template):
+        raise RuleError("digests.no_template", name=digest.template)
+    try:
+        rendering.render(directory, digest.template, language=language, context=context)
+    except rendering.TemplateProblem as problem:
+        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
+                        error=problem.error[:1500]) from None
+
+
+def submit_new(services: Services, body: dict) -> dict | None:
+    """The modal's ack: None closes it; else inline errors."""
+    team_id, user_id = body["team"]["id"], body["user"]["id"]
+    values = body["view"].get("state", {}).get("values", {})
+
+    def picked(block_id: str, key: str):
+        element = (values.get(block_id) or {}).get(block_id) or {}
+        return element.get(key)
+
+    form = digests.DigestForm(
+        name=(picked("name", "value") or "").strip(), channel=picked("channel", "selected_conversation"),
+        weekday=(picked("weekday", "selected_option") or {}).get("value", ""), time=picked("time", "value") or "",
+        timezone=picked("timezone", "value") or "", template=(picked("template", "value") or "default").strip(),
+        metrics=[o["value"] for o in picked("metrics", "selected_options") or []],
+        thresholds=picked("thresholds", "value") or "")
+    admin, language = admin_and_language(services, team_id, user_id)
+    try:
+        with session_scope(services.engine) as session:
+            digest = digests.clean(session, team_id=team_id, form=form)
+        if not bot_is_in(services, digest.channel):
+            raise RuleError("digests.bot_not_in_channel", channel=digest.channel)
+        digest.owner = user_id
+        check_template(services, digest, language=language)  # validated when saved, not when due
+        with session_scope(services.engine) as session:
+            digest = digests.save_digest(session, digest=digest, actor=user_id, actor_is_admin=admin, now=utcnow())
+            saved = notice(language, "digest_saved", name=digest.name, channel=digest.channel,
+                           weekday=digest.weekday, time=f"{digest.hour:02d}:{digest.minute:02d}",
+                           zone=digest.timezone, template=digest.template)
+            services.delivery.queue(session, key=f"digests:saved:{digest.id}", team_id=team_id,
+                                    method="chat.postMessage", now=utcnow(), channel=user_id, text=saved["text"],
+                                    blocks=saved["blocks"])
+    except RuleError as error:
+        text = rule_error_message(error, language=language)["text"]
+        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
+    services.delivery.kick()
+    if services.scheduler is not None:
+        services.scheduler.rebuild()
+    return None
+
+
+def list_digests(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    with session_scope(services.engine) as session:
+        rows = [d.model_dump() for d in digests.all_digests(session) if d.team_id == command["team_id"]]
+    return templates.render("digests/list.yaml.j2", language=language, rows=rows)
+
+
+def preview(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    if not words or len(words) > 2:
+        raise RuleError("digests.preview_usage")
+    monday = week.parse_week(words[1]) if len(words) == 2 else None
+    try:
+        messages = sending.preview(services, team_id=command["team_id"], name=words[0], monday=monday,
+                                   language=language, now=utcnow())
+    except rendering.TemplateProblem as problem:
+        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
+                        error=problem.error[:1500]) from None
+    blocks = [block for message in messages for block in message["blocks"]][:50]
+    return {"response_type": "ephemeral", "text": messages[0]["text"], "blocks": blocks}
+
+
+def _admin_digest(services: Services, command: dict, name: str) -> Digest:
+    admin, _ = admin_and_language(services, command["team_id"], command["user_id"])
+    with session_scope(services.engine) as session:
+        digest = digests.find_digest(session, team_id=command["team_id"], name=name)
+    if not admin and digest.owner != command["user_id"]:
+        raise RuleError("digests.not_owner", name=name)
+    return digest
+
+
+def send_now(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    if len(words) != 2 or words[1].lower() != "now":
+        raise RuleError("digests.send_usage")
+    digest = _admin_digest(services, command, words[0])
+    now = utcnow()
+    monday = week.last_complete_week(now, ZoneInfo(digest.timezone))
+    sending.send(services, digest_id=digest.id, monday=monday, kind="now", actor=command["user_id"], now=now)
+    return notice(language, "digest_sent", name=digest.name, week=week.week_label(monday), channel=digest.channel)
+
+
+def resend(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    if len(words) != 2:
+        raise RuleError("digests.resend_usage")
+    monday = week.parse_week(words[1])
+    digest = _admin_digest(services, command, words[0])
+    now = utcnow()
+    if monday > week.last_complete_week(now, ZoneInfo(digest.timezone)):
+        raise RuleError("digests.week_not_over", week=week.week_label(monday))
+    sending.send(services, digest_id=digest.id, monday=monday, kind="resend", actor=command["user_id"], now=now)
+    return notice(language, "digest_resent", name=digest.name, week=week.week_label(monday), channel=digest.channel)
+
+
+def template_check(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    if len(words) != 2 or words[0].lower() != "check":
+        raise RuleError("digests.template_usage")
+    with session_scope(services.engine) as session:
+        digest = digests.find_digest(session, team_id=command["team_id"], name=words[1])
+    check_template(services, digest, language=language)
+    return notice(language, "template_ok", name=digest.name, template=digest.template)
+
+
+SUBCOMMANDS = {"new": (open_new, True), "list": (list_digests, False), "preview": (preview, True),
+               "send": (send_now, True), "resend": (resend, True), "template": (template_check, True)}

@@ -1,0 +1,57 @@
+"""/metric import with an uploaded CSV: a modal with a file input; on submit Tandem checks the
+file's size, downloads it with the bot token (reading no more than the limit), imports it and
+DMs the report (how many rows were accepted, and why each other row was refused)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from handlers.common import Services, rule_error_message
+from handlers.digests.metric_commands import import_report, today_for
+from models.db import session_scope, utcnow
+from models.digests import metrics
+from models.errors import RuleError
+
+
+def download(services: Services, url: str, *, limit: int) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {services.settings.slack_bot_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=services.settings.slack_timeout_seconds) as response:
+            data = response.read(limit + 1)
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuleError("digests.csv_download", error=str(getattr(exc, "reason", exc))[:200]) from None
+    if len(data) > limit:
+        raise RuleError("digests.csv_too_big", size_mb=f"> {limit // 1048576}", limit_mb=limit // 1048576)
+    return data
+
+
+def submit_import(services: Services, body: dict) -> dict | None:
+    """The modal's ack: inline errors for a missing, oversized or unreadable file; else it closes."""
+    team_id, user_id = body["team"]["id"], body["user"]["id"]
+    language = services.language_of(team_id, user_id)
+    state = (body["view"].get("state", {}).get("values", {}).get("file") or {}).get("file") or {}
+    files = state.get("files") or []
+    try:
+        if not files:
+            raise RuleError("digests.import_usage")
+        size = int(files[0].get("size") or 0)
+        if size > metrics.CSV_LIMIT:
+            raise RuleError("digests.csv_too_big", size_mb=round(size / 1048576, 1),
+                            limit_mb=metrics.CSV_LIMIT // 1048576)
+        data = download(services, files[0].get("url_private_download") or files[0].get("url_private") or "",
+                        limit=metrics.CSV_LIMIT)
+        now = utcnow()
+        today = today_for(services, team_id, now)
+        with session_scope(services.engine) as session:
+            report = metrics.import_csv(session, team_id=team_id, actor=user_id, data=data, today=today, now=now)
+    except RuleError as error:
+        return {"response_action": "errors",
+                "errors": {"file": rule_error_message(error, language=language)["text"][:2000]}}
+    message = import_report(report, language=language)
+    with session_scope(services.engine) as session:
+        services.delivery.queue(session, key=f"digests:import:{body['view']['id']}", team_id=team_id,
+                                method="chat.postMessage", now=utcnow(), channel=user_id, text=message["text"],
+                                blocks=message["blocks"])
+    services.delivery.kick()
+    return None

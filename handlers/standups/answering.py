@@ -1,0 +1,164 @@
+"""Answering: the prompt's "Fill in" and "Skip today", the answer modal, /standup edit-answer and away."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from slack_bolt.async_app import AsyncApp
+from sqlmodel import select
+
+import templates
+from handlers.common import Services
+from handlers.standups.common import (
+    TRIGGER_TOO_OLD,
+    admin_and_language,
+    form_values,
+    notice,
+    open_modal,
+    plain,
+    respond,
+    rule_error_message,
+    who,
+)
+from handlers.standups.report import lock_run, queue_report
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+from models.requests.forms import FormErrors
+from models.standups import StandupAnswer, StandupRun
+from models.standups.answers import (
+    clear_away,
+    open_run,
+    previous_answers,
+    record_answer,
+    record_skip,
+    set_away,
+)
+from models.standups.forms import ANSWER_LENGTH
+from models.standups.manage import find_standup
+from models.standups.schedule import zones_of
+
+
+def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger_id: str, run_id: int) -> dict | None:
+    """The answer modal, prefilled with today's answers (an edit) and hinted with the last ones."""
+    _admin, language = admin_and_language(services, team_id, user_id)
+    with session_scope(services.engine) as session:
+        standup, run = open_run(session, team_id=team_id, run_id=run_id, user_id=user_id, now=utcnow())
+        current = session.exec(select(StandupAnswer).where(StandupAnswer.run_id == run.id,
+                                                           StandupAnswer.user_id == user_id)).first()
+        before = previous_answers(session, standup=standup, user_id=user_id, before=run.local_date)
+        hints = list(before) + [""] * (len(standup.questions) - len(before))
+        if len(before) >= 2:
+            hints[0] = before[1]  # yesterday's "today" hints at today's "yesterday"
+        view = templates.render(
+            "standups/answer_modal.yaml.j2", language=language, name=standup.name, date=run.local_date.isoformat(),
+            questions=[q["text"] for q in standup.questions], hints=[h[:140] for h in hints],
+            values=list(current.answers) if current and current.status == "answered" else [],
+            limit=ANSWER_LENGTH, metadata=json.dumps({"run": run.id}))
+    if not open_modal(services, trigger_id, view):
+        return templates.render(TRIGGER_TOO_OLD, language=language)
+    return None
+
+
+def fill_in(services: Services, *, body: dict, run_id: int) -> None:
+    team_id, user_id = who(body)
+    try:
+        refusal = open_answer_modal(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"],
+                                    run_id=run_id)
+    except RuleError as error:
+        refusal = rule_error_message(error, language=admin_and_language(services, team_id, user_id)[1])
+    if refusal:
+        respond(services, body, refusal)
+
+
+def skip(services: Services, *, body: dict, run_id: int) -> None:
+    team_id, user_id = who(body)
+    _admin, language = admin_and_language(services, team_id, user_id)
+    now = utcnow()
+    try:
+        with session_scope(services.engine) as session:
+            lock_run(session, run_id)
+            standup, run = record_skip(session, team_id=team_id, run_id=run_id, user_id=user_id, now=now)
+            queue_report(services, session, standup=standup, run=run, now=now)
+        message = notice(language, "skipped", name=standup.name)
+    except RuleError as error:
+        message = rule_error_message(error, language=language)
+    services.delivery.kick()
+    respond(services, body, message)
+
+
+def submit_answer(services: Services, *, body: dict) -> dict | None:
+    view, (team_id, user_id) = body["view"], who(body)
+    run_id = int(json.loads(view.get("private_metadata") or "{}")["run"])
+    raw = form_values(view)
+    _admin, language = admin_and_language(services, team_id, user_id)
+    now = utcnow()
+    try:
+        with session_scope(services.engine) as session:
+            lock_run(session, run_id)
+            answers = [raw.get(f"q{i}") or "" for i in range(len(raw))]
+            standup, run, _answer = record_answer(session, team_id=team_id, run_id=run_id, user_id=user_id,
+                                                  answers=answers, now=now)
+            queue_report(services, session, standup=standup, run=run, now=now, changed_user=user_id)
+    except FormErrors as problems:
+        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
+        return {"response_action": "errors",
+                "errors": templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed)}
+    except RuleError as error:
+        return {"response_action": "errors", "errors": {"q0": plain(rule_error_message(error, language=language)["text"])}}
+    services.delivery.kick()
+    return None
+
+
+def edit_answer(services: Services, *, command: dict, words: list[str]) -> dict | None:
+    """/standup edit-answer NAME: today's answers of that standup, in the modal again."""
+    team_id, user_id = command["team_id"], command["user_id"]
+    if not words:
+        raise RuleError("standups.name_missing", command="edit-answer")
+    now = utcnow()
+    with session_scope(services.engine) as session:
+        standup = find_standup(session, team_id=team_id, name=words[0])
+        today = now.astimezone(zones_of(session, standup, [user_id])[user_id]).date()
+        run = session.exec(select(StandupRun).where(StandupRun.standup_id == standup.id,
+                                                    StandupRun.local_date == today)).first()
+        if run is None or user_id not in run.participants:
+            raise RuleError("standups.no_run_today", name=standup.name)
+        run_id = run.id
+    return open_answer_modal(services, team_id=team_id, user_id=user_id, trigger_id=command["trigger_id"],
+                             run_id=run_id)
+
+
+def away(services: Services, *, command: dict, words: list[str]) -> dict:
+    """/standup away 2026-12-20 2026-12-31 | /standup away clear."""
+    team_id, user_id = command["team_id"], command["user_id"]
+    _admin, language = admin_and_language(services, team_id, user_id)
+    now = utcnow()
+    if words and words[0].lower() == "clear":
+        with session_scope(services.engine) as session:
+            clear_away(session, team_id=team_id, user_id=user_id)
+        return notice(language, "away_cleared")
+    try:
+        starts = date.fromisoformat(words[0])
+        ends = date.fromisoformat(words[1]) if len(words) > 1 else starts
+    except (IndexError, ValueError):
+        raise RuleError("standups.bad_away") from None
+    with session_scope(services.engine) as session:
+        set_away(session, team_id=team_id, user_id=user_id, starts=starts, ends=ends, now=now)
+    return notice(language, "away_set", starts=starts.isoformat(), ends=ends.isoformat())
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action("standup_fill")
+    async def on_fill(ack, body, action):
+        await ack()
+        await services.in_thread(fill_in, services, body=body, run_id=int(action["value"]))
+
+    @app.action("standup_skip")
+    async def on_skip(ack, body, action):
+        await ack()
+        await services.in_thread(skip, services, body=body, run_id=int(action["value"]))
+
+    @app.view("standup_answer")
+    async def answer_submitted(ack, body):
+        answer = await services.in_thread(submit_answer, services, body=body)
+        await ack(**answer) if answer else await ack()

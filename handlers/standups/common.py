@@ -1,0 +1,78 @@
+"""Shared by the standup handlers: who is asking, in which language, names from Slack."""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+
+import templates
+from handlers.common import Services, rule_error_message
+from handlers.requests.triage import open_modal, plain, who  # noqa: F401  (re-exported for the standup modules)
+from models import workspaces
+from models.db import session_scope, utcnow
+from models.errors import RuleError
+
+TRIGGER_TOO_OLD = "requests/too_slow.yaml.j2"
+
+
+def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
+    member = services.member(team_id, user_id)
+    with session_scope(services.engine) as session:
+        workspace = services.workspace(session, team_id)
+        admin = workspaces.is_admin(workspace, member, user_id=user_id,
+                                    settings_admins=services.settings.admin_user_ids)
+        return admin, workspaces.language_for(workspace, member)
+
+
+def display_names(services: Services, team_id: str, users: list[str]) -> dict[str, str]:
+    """Plain names for reports (users.info; also refreshes each member's zone and locale).
+
+    One call per person: run it after the modal's ack, never before (Slack waits 3 seconds)."""
+    names = {}
+    for user_id in users:
+        try:
+            user = services.delivery.call("users.info", user=user_id, include_locale=True)["user"]
+        except SlackApiError:
+            names[user_id] = user_id
+            continue
+        profile = user.get("profile") or {}
+        names[user_id] = user.get("real_name") or profile.get("real_name") or user.get("name") or user_id
+        with session_scope(services.engine) as session:
+            workspaces.remember_member(session, team_id=team_id, user_id=user_id, locale=user.get("locale"),
+                                       timezone=user.get("tz"), now=utcnow(),
+                                       is_slack_admin=bool(user.get("is_admin") or user.get("is_owner")))
+    return names
+
+
+def error_reply(services: Services, team_id: str, user_id: str, error: RuleError) -> dict:
+    return rule_error_message(error, language=services.language_of(team_id, user_id))
+
+
+def notice(language: str, key: str, **params) -> dict:
+    """A short ephemeral confirmation ("paused", "deleted", …) from standups/notice.yaml.j2."""
+    return templates.render("standups/notice.yaml.j2", language=language, key=key, p=params)
+
+
+def respond(services: Services, body: dict, message: dict) -> None:
+    if body.get("response_url"):
+        services.delivery.respond(body["response_url"], {**message, "replace_original": False})
+
+
+def form_values(view: dict) -> dict:
+    """A submitted modal's state: block_id → the element's value, for the elements standups use."""
+    values: dict = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind in ("static_select", "radio_buttons"):
+                values[block_id] = (element.get("selected_option") or {}).get("value")
+            elif kind in ("checkboxes", "multi_static_select"):
+                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
+            elif kind == "conversations_select":
+                values[block_id] = element.get("selected_conversation")
+            elif kind == "channels_select":
+                values[block_id] = element.get("selected_channel")
+            elif kind == "multi_users_select":
+                values[block_id] = list(element.get("selected_users") or [])
+            else:
+                values[block_id] = element.get("value")
+    return values

@@ -1,0 +1,11 @@
+"""Weekly metric digests: business metrics, the week's numbers, digests and their sends."""
+
+from models.digests.tables import (  # noqa: F401
+    AGGREGATIONS,
+    DIRECTIONS,
+    SCHEDULED,
+    Digest,
+    DigestSend,
+    Metric,
+    MetricPoint,
+)

@@ -1,0 +1,119 @@
+"""Digest rules: save a digest (admins), find one, and record each send exactly once."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, select
+
+from models.db import insert_once
+from models.digests.tables import SCHEDULED, Digest, DigestSend, Metric
+from models.errors import RuleError
+
+DIGEST_NAME = re.compile(r"^[\w-]{1,40}$")
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass
+class DigestForm:
+    name: str
+    channel: str | None
+    weekday: str
+    time: str
+    timezone: str
+    metrics: list[str]
+    thresholds: str  # "DAU=10, NPS=5"
+    template: str
+
+
+def check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleError("digests.bad_zone", given=name[:64]) from None
+    return name
+
+
+def parse_thresholds(text: str, metrics: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """`DAU=10, NPS=5%, CAC target 40` → ({"DAU": 10, "NPS": 5}, {"CAC": 40}): alert past ±N % week
+    over week, and a target for this digest instead of the metric's own."""
+    changes, targets = {}, {}
+    for part in (text or "").replace("\n", ",").split(","):
+        words = part.split()
+        if not words:
+            continue
+        try:
+            if len(words) == 3 and words[1].lower() == "target":
+                name, store, number = words[0], targets, float(words[2])
+            elif len(words) == 1 and "=" in words[0]:
+                name, value = words[0].split("=", 1)
+                store, number = changes, float(value.rstrip("%"))
+                if number <= 0:
+                    raise ValueError
+            else:
+                raise ValueError
+        except ValueError:
+            raise RuleError("digests.bad_thresholds", given=part.strip()[:40]) from None
+        if name.upper() not in metrics:
+            raise RuleError("digests.bad_thresholds", given=part.strip()[:40])
+        store[name.upper()] = number
+    return changes, targets
+
+
+def clean(session: Session, *, team_id: str, form: DigestForm) -> Digest:
+    """A Digest built from the modal's values, or RuleError naming the first bad field."""
+    if not DIGEST_NAME.match(form.name or ""):
+        raise RuleError("digests.bad_digest_name", given=(form.name or "")[:40])
+    if not form.channel:
+        raise RuleError("digests.no_channel")
+    if not form.weekday.isdigit() or not 0 <= int(form.weekday) <= 6:
+        raise RuleError("digests.bad_weekday")
+    match = TIME.match((form.time or "").strip())
+    if not match:
+        raise RuleError("digests.bad_time", given=(form.time or "")[:10])
+    known = set(session.exec(select(Metric.name).where(Metric.team_id == team_id)))
+    metrics = [m.upper() for m in form.metrics]
+    for name in metrics:
+        if name not in known:
+            raise RuleError("digests.unknown_metric", name=name)
+    changes, targets = parse_thresholds(form.thresholds, metrics)
+    if not TEMPLATE_NAME.match(form.template or ""):
+        raise RuleError("digests.bad_template_name", given=(form.template or "")[:64])
+    return Digest(team_id=team_id, name=form.name, channel=form.channel, weekday=int(form.weekday),
+                  hour=int(match.group(1)), minute=int(match.group(2)), timezone=check_zone(form.timezone.strip()),
+                  metrics=metrics, thresholds=changes, targets=targets, template=form.template, owner="")
+
+
+def save_digest(session: Session, *, digest: Digest, actor: str, actor_is_admin: bool, now: datetime) -> Digest:
+    if not actor_is_admin:
+        raise RuleError("not_admin")
+    digest.owner, digest.created_at = actor, now
+    if not insert_once(session, digest):
+        raise RuleError("digests.digest_exists", name=digest.name)
+    return digest
+
+
+def find_digest(session: Session, *, team_id: str, name: str) -> Digest:
+    digest = session.exec(select(Digest).where(Digest.team_id == team_id, Digest.name == name)).first()
+    if digest is None:
+        raise RuleError("digests.unknown_digest", name=name[:40])
+    return digest
+
+
+def all_digests(session: Session) -> list[Digest]:
+    return list(session.exec(select(Digest).order_by(Digest.id)))
+
+
+def record_send(session: Session, *, digest: Digest, period_start: date, kind: str, actor: str | None,
+                template_used: str, fell_back: bool, now: datetime) -> DigestSend | None:
+    """Insert the send first. For a scheduled send, None means this week's went out already."""
+    slot = SCHEDULED if kind == SCHEDULED else f"{kind}:{uuid.uuid4().hex}"
+    send = DigestSend(digest_id=digest.id, team_id=digest.team_id, period_start=period_start, slot=slot, kind=kind,
+                      sent_by=actor, template_used=template_used, fell_back=fell_back,
+                      message_key=f"digests:{digest.id}:{period_start.isoformat()}:{slot}", created_at=now)
+    return send if insert_once(session, send) else None

@@ -1,0 +1,129 @@
+"""Owners and workspace admins manage a standup; others are refused. Away periods. Stale prompts.
+Big standups put answers in the report's thread."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from models.db import session_scope
+from models.standups import Standup, StandupRun
+from tests.conftest import SETTINGS_ADMIN
+from tests.slack.payloads import state_value
+from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, TEAM, make_standup, sends, tick, utc
+from tests.standups.test_running import answer, click, midday_zone, prompt_of, report, told
+from tests.standups.test_setup import command_modal
+
+
+def reply(sender, user, text):
+    return sender.command("/standup", text, user_id=user).json()
+
+
+def the_standup(tandem):
+    with session_scope(tandem.engine) as session:
+        return session.exec(select(Standup)).first()
+
+
+def test_pause_resume_delete_by_the_owner_refused_for_others(sender, slack, tandem, people):
+    make_standup(tandem)
+    assert reply(sender, NY, "pause daily")["text"] == \
+        "Only the owner of daily (<@U0OWNER>) or a workspace admin can change it."
+    assert reply(sender, SHANGHAI, "delete daily")["text"] == "只有 daily 的负责人（<@U0OWNER>）或工作区管理员可以修改它。"
+    assert the_standup(tandem).paused is False
+    assert "is paused" in reply(sender, OWNER, "pause DAILY")["text"]
+    assert the_standup(tandem).paused is True
+    tick(tandem, utc(2026, 3, 9, 13, 30))
+    assert sends(tandem) == []
+    assert "running again" in reply(sender, OWNER, "resume daily")["text"]
+    assert the_standup(tandem).paused is False
+    assert reply(sender, NY, "pause nosuch")["text"] == \
+        "There is no standup called nosuch. `/standup list` shows them all."
+    assert reply(sender, NY, "pause")["text"] == "Say which standup: `/standup pause NAME`."
+    tick(tandem, utc(2026, 3, 9, 13, 30))
+    assert len(sends(tandem)) == 2  # NY and the owner, both in New York
+    assert "is deleted" in reply(sender, SETTINGS_ADMIN, "delete daily")["text"]  # an admin may
+    assert the_standup(tandem) is None
+    with session_scope(tandem.engine) as session:
+        assert list(session.exec(select(StandupRun))) == []  # its history went with it
+    assert sends(tandem) == []
+
+
+def test_edit_by_owner_refused_for_others(sender, slack, tandem, people):
+    make_standup(tandem)
+    refused = sender.command("/standup", "edit daily", user_id=NY)  # a modal opener: it answers later
+    assert "Only the owner of daily" in told(slack, refused)
+    view = command_modal(sender, slack, OWNER, "edit daily")
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["prompt_time"]["element"]["initial_value"] == "09:30"
+    values = {"name": "daily", "channel": ("conversations_select", REPORT),
+              "participants": ("multi_users_select", [NY, BERLIN]), "days": ("checkboxes", ["0", "2"]),
+              "prompt_time": "10:15", "zone_mode": ("radio_buttons", "member"), "timezone": "",
+              "questions": "What happened?", "blocker": ("checkboxes", []), "nudges": "", "report_after": "60",
+              "holidays": ""}
+    state = {block: {"value": state_value(*(v if isinstance(v, tuple) else ("plain_text_input", v)))}
+             for block, v in values.items()}
+    assert sender.view_submission(OWNER, view, state).text in ("", "{}")
+    standup = the_standup(tandem)
+    assert (standup.participants, standup.days, standup.prompt_time, standup.nudges, standup.report_after) == (
+        [NY, BERLIN], [0, 2], "10:15", [], 60)
+    assert standup.questions == [{"text": "What happened?", "blocker": False}]
+
+
+def test_away_people_get_no_prompt_and_are_listed_as_away(sender, slack, tandem, people):
+    make_standup(tandem, participants=[NY, OWNER])
+    assert reply(sender, NY, "away 2026-03-09 2026-03-10")["text"] == \
+        "You are away from 2026-03-09 to 2026-03-10: no prompts, no reminders."
+    assert "/standup away clear" in reply(sender, NY, "away someday")["text"]
+    tick(tandem, utc(2026, 3, 9, 13, 30))
+    assert [user for user, _ in sends(tandem)] == [OWNER]
+    reply(sender, OWNER, "away 2026-03-09 2026-03-09")  # away after the prompt: no reminder either
+    tick(tandem, utc(2026, 3, 9, 14, 30))
+    assert sends(tandem, "nudge") == []
+    tick(tandem, utc(2026, 3, 9, 15, 30))  # report time
+    tandem.settle()
+    [parent] = report(slack)
+    assert "0/2 answered · 1 away · 1 missing" in parent["text"]
+    assert "Away: Nick York" in str(parent["blocks"]) and "Missing: Olivia Owner" in str(parent["blocks"])
+    assert "You are back" in reply(sender, NY, "away clear")["text"]
+    reply(sender, OWNER, "away clear")
+    tick(tandem, utc(2026, 3, 10, 13, 30))
+    assert sorted(user for user, _ in sends(tandem)) == [NY, OWNER, OWNER]
+
+
+def test_a_fill_in_button_from_a_past_day_is_refused(sender, slack, tandem, people):
+    make_standup(tandem, participants=[NY], days=list("0123456"))
+    yesterday = datetime.now(UTC) - timedelta(days=2)
+    tick(tandem, yesterday.replace(hour=15, minute=0, second=0, microsecond=0))  # inside 09:30–11:30 New York time
+    tandem.settle()
+    [prompt] = prompt_of(slack, NY)
+    refusal = told(slack, click(sender, slack, NY, "standup_skip", message=prompt))
+    assert refusal.startswith("This prompt of daily was for ") and "that day is over" in refusal
+    before = len(slack.calls_to("views.open"))
+    response = sender.action(NY, [{"action_id": "standup_fill"}], message=prompt, channel_id=slack.dm_channel_of(NY))
+    assert "that day is over" in told(slack, response)
+    assert len(slack.calls_to("views.open")) == before  # no modal
+
+
+def test_more_than_twenty_people_answer_in_the_thread(sender, slack, tandem, people):
+    crowd = [f"U0P{i:02d}" for i in range(21)]
+    for user in crowd:
+        slack.add_user(user, real_name=f"Person {user[-2:]}", tz="Asia/Tokyo")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    zone = midday_zone(now)
+    from zoneinfo import ZoneInfo
+
+    prompt = (now - timedelta(minutes=5)).astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    make_standup(tandem, participants=[NY, *crowd], zone_mode="team", timezone=zone, prompt_time=prompt,
+                 days=list("0123456"))
+    assert tick(tandem, now) == 22
+    tandem.settle()
+    answer(sender, slack, NY, "Thread me", "Today", "")
+    tandem.settle()
+    [parent] = report(slack)
+    assert "1/22 answered" in parent["text"] and "Thread me" not in str(parent["blocks"])
+    [first] = slack.replies(REPORT, parent["ts"])
+    assert "Thread me" in str(first["blocks"])
+    answer(sender, slack, NY, "Thread me, edited", "Today", "")
+    tandem.settle()
+    [edited] = slack.replies(REPORT, parent["ts"])  # the reply is edited in place, not posted again
+    assert edited["ts"] == first["ts"] and "Thread me, edited" in str(edited["blocks"])
+    assert TEAM and len(report(slack)) == 1

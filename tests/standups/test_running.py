@@ -1,0 +1,186 @@
+"""A day of a standup end to end: prompt DMs, "Fill in" and "Skip today", one report edited in
+place, nudges to the late ones only, finalisation naming the missing, exactly once throughout."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from handlers.standups import running
+from models.db import session_scope
+from models.outbox import OutboxMessage
+from models.standups import StandupAnswer
+from tests.conftest import wait_until
+from tests.slack.payloads import state_value
+from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, make_standup, sends, tick
+
+EVERYONE = (OWNER, NY, BERLIN, SHANGHAI)
+
+
+def midday_zone(now: datetime) -> str:
+    """A zone where it is now between 03:00 and 20:59, so today's window stays inside one local day."""
+    for name in ("UTC", "Asia/Shanghai", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Los_Angeles"):
+        if 3 <= now.astimezone(ZoneInfo(name)).hour <= 20:
+            return name
+    raise AssertionError("no zone at midday")
+
+
+@pytest.fixture
+def today(tandem, people):
+    """A standup of the four whose prompt was 5 minutes ago (a team zone where it is day now)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    zone = midday_zone(now)
+    prompt = (now - timedelta(minutes=5)).astimezone(ZoneInfo(zone))
+    make_standup(tandem, zone_mode="team", timezone=zone, prompt_time=prompt.strftime("%H:%M"),
+                 days=list("0123456"), nudges="30, 60")
+    return now
+
+
+def prompt_of(slack, user):
+    return wait_until(lambda: [m for m in slack.messages(user) if "standup_fill" in str(m["blocks"])],
+                      message=f"the prompt of {user}")
+
+
+def click(sender, slack, user, action_id, message=None):
+    message = message or prompt_of(slack, user)[-1]
+    before = len([c for c in slack.calls_to("views.open") if c.ok])
+    response = sender.action(user, [{"action_id": action_id}], message=message, channel_id=slack.dm_channel_of(user))
+    if action_id == "standup_fill":
+        wait_until(lambda: len([c for c in slack.calls_to("views.open") if c.ok]) > before, message="the modal")
+        return slack.views[user]["modals"][-1]
+    return response
+
+
+def told(slack, response) -> str:
+    """What the clicker was told through the interaction's response_url."""
+    return wait_until(lambda: slack.responses(response.sent["response_url"]), message="the answer")[0]["text"]
+
+
+def answer(sender, slack, user, *texts):
+    view = click(sender, slack, user, "standup_fill")
+    values = {f"q{i}": {"value": state_value("plain_text_input", text)} for i, text in enumerate(texts)}
+    return sender.view_submission(user, view, values)
+
+
+def report(slack):
+    parents = [m for m in slack.messages(REPORT) if m.get("thread_ts") in (None, m["ts"])]
+    return parents
+
+
+def drain_at(tandem, now):
+    """Send what was queued for a `now` in the future (the worker sends by the real clock)."""
+    tandem.services.delivery.drain(now=now)
+
+
+def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, today):
+    assert tick(tandem, today) == 4
+    tandem.settle()
+    assert prompt_of(slack, NY)[0]["text"] == "Time for standup daily."
+    assert prompt_of(slack, SHANGHAI)[0]["text"] == "站会 daily 时间到了。"  # their Slack language
+    for user in EVERYONE:
+        assert len(prompt_of(slack, user)) == 1
+    assert answer(sender, slack, NY, "Shipped login", "Checkout", "Waiting on API keys").text in ("", "{}")
+    tandem.settle()
+    [parent] = wait_until(lambda: report(slack), message="the report")
+    assert "1/4 answered · 3 waiting" in parent["text"]
+    assert answer(sender, slack, BERLIN, "Docs", "Tests", "none").status == 200
+    assert told(slack, click(sender, slack, SHANGHAI, "standup_skip")) == "今天已跳过 daily。"
+    tandem.settle()
+    [parent] = report(slack)  # still one report: edited, not posted again
+    assert "2/4 answered · 1 skipped · 1 waiting" in parent["text"]
+    blocks = str(parent["blocks"])
+    assert blocks.index("Waiting on API keys") < blocks.index("Docs")  # blockers first
+    assert ":rotating_light:" in blocks and "Nick York" in blocks and "Berta Berlin" in blocks
+    assert "Waiting for: Olivia Owner" in blocks and "Skipped: Shan Hai" in blocks
+    assert "<@" not in blocks  # nobody is pinged in the channel
+    assert len(slack.calls_to("chat.update")) >= 2
+
+
+def test_edits_update_the_same_report_and_hints_come_from_last_answers(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    answer(sender, slack, NY, "A", "B", "")
+    view = click(sender, slack, NY, "standup_fill")  # the prompt's button again: an edit, prefilled
+    assert view["blocks"][1]["element"]["initial_value"] == "A"
+    sender.view_submission(NY, view, {"q0": {"value": state_value("plain_text_input", "A, better")}})
+    tandem.settle()
+    [parent] = report(slack)
+    assert "A, better" in str(parent["blocks"]) and "1/4 answered" in parent["text"]
+    with session_scope(tandem.engine) as session:
+        assert len(list(session.exec(select(StandupAnswer)))) == 1
+    before = len([c for c in slack.calls_to("views.open") if c.ok])
+    sender.command("/standup", "edit-answer daily", user_id=NY)  # the command opens the same modal
+    wait_until(lambda: len([c for c in slack.calls_to("views.open") if c.ok]) > before, message="the modal")
+    assert slack.views[NY]["modals"][-1]["blocks"][1]["element"]["initial_value"] == "A, better"
+
+
+def test_answers_over_the_limit_and_skip_after_answering_are_refused(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    errors = answer(sender, slack, NY, "x" * 2001).json()["errors"]
+    assert errors == {"q0": "2001 characters; at most 2000 fit."}
+    answer(sender, slack, NY, "ok")
+    refusal = told(slack, click(sender, slack, NY, "standup_skip"))
+    assert refusal == "You have answered daily today already; use Fill in to change your answers."
+
+
+def test_nudges_only_the_late_and_finalising_names_the_missing(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    answer(sender, slack, NY, "done", "more", "")
+    click(sender, slack, SHANGHAI, "standup_skip")
+    tandem.settle()
+    later = today + timedelta(minutes=31)
+    tick(tandem, later)
+    tick(tandem, later + timedelta(minutes=1))
+    drain_at(tandem, later + timedelta(minutes=1))
+    assert sorted(user for user, _ in sends(tandem, "nudge")) == [BERLIN, OWNER]
+    for user in (BERLIN, OWNER):
+        assert any("Reminder" in m["text"] for m in slack.messages(user))
+    assert not any("Reminder" in m["text"] or "提醒" in m["text"] for m in slack.messages(NY) + slack.messages(SHANGHAI))
+    final = today + timedelta(minutes=120)
+    tick(tandem, final)
+    tick(tandem, final + timedelta(minutes=1))
+    drain_at(tandem, final + timedelta(minutes=1))
+    [parent] = report(slack)
+    assert "1/4 answered · 1 skipped · 2 missing" in parent["text"]
+    assert "Missing: Berta Berlin, Olivia Owner" in str(parent["blocks"]) and "<@" not in str(parent["blocks"])
+
+
+def test_the_same_tick_twice_and_a_second_replica_send_nothing_twice(sender, slack, tandem, today):
+    assert tick(tandem, today) == 4
+    assert tick(tandem, today) == 0
+    assert tick(tandem, today + timedelta(minutes=1)) == 0
+    tandem.settle()
+    assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
+
+
+def test_a_fan_out_killed_midway_resumes_without_duplicates(sender, slack, tandem, today, monkeypatch, no_hook):
+    monkeypatch.setattr(running, "BATCH", 1)  # commit each claim with its DM
+    queued = []
+
+    def die_after_two(due):
+        queued.append(due.user_id)
+        if len(queued) == 2:
+            raise RuntimeError("killed mid fan-out")
+
+    running.after_queue = die_after_two
+    with pytest.raises(RuntimeError):
+        tick(tandem, today)
+    running.after_queue = None
+    assert len(sends(tandem)) == 1  # the batch that died rolled back; the one before it stays
+    assert tick(tandem, today) == 3
+    tandem.settle()
+    assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
+    with session_scope(tandem.engine) as session:
+        keys = list(session.exec(select(OutboxMessage.key).where(OutboxMessage.key.endswith(":prompt"))))
+    assert len(keys) == 4
+
+
+def test_a_failing_slack_is_retried_by_the_outbox_and_still_one_prompt_each(sender, slack, tandem, today):
+    slack.fail_next("chat.postMessage", times=2, error="ratelimited", status=429, retry_after=0)
+    tick(tandem, today)
+    tandem.settle()
+    tandem.services.delivery.drain(now=datetime.now(UTC) + timedelta(minutes=5))
+    assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
