@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -47,10 +49,27 @@ PERMALINK = "$permalink"  # link to it: "$PERMALINK" anywhere in the args become
 PERMALINK_TOKEN = "$PERMALINK"
 
 
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, waiting what Retry-After says plus at most 0.1 s.
+
+    The stock handler adds up to a whole second of jitter to spread many clients apart; Tandem
+    is one client per workspace, and during a fan-out that second is lost throughput for every
+    worker that met the limit.
+    """
+
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error
+        state.next_attempt_requested = True
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        time.sleep(int(retry_after[0]) + random.uniform(0, 0.1))
+        state.increment_current_attempt()
+
+
 def retry_handlers():
     return [
         ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=3),
+        RetryAfterHandler(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
     ]
 
@@ -124,7 +143,7 @@ class Delivery:
                 outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
-            method, attempts, key = row.method, row.attempts, row.key
+            method, attempts, key, lane = row.method, row.attempts, row.key, row.lane
         try:
             args = self._resolve(args, resolved)
             response = self.call(method, **args)
@@ -148,7 +167,9 @@ class Delivery:
         with session_scope(self.engine) as session:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
                              ts=response.get("ts"), now=now or utcnow())
-        self.kick()  # what waited in this lane may go now, perhaps on another worker
+            followers = outbox.has_followers(session, lane=lane, after_id=message_id)
+        if followers:
+            self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
 
     def _resolve(self, args: dict, resolved: dict) -> dict:

@@ -71,6 +71,14 @@ def due_ids(session: Session, *, now: datetime, limit: int, worker: int = 0, wor
     return list(session.exec(query.order_by(OutboxMessage.id).limit(limit)))
 
 
+def has_followers(session: Session, *, lane: str | None, after_id: int) -> bool:
+    """Does anything wait in this lane behind the message just sent?"""
+    return session.exec(
+        select(OutboxMessage.id).where(OutboxMessage.lane == lane, OutboxMessage.id > after_id,
+                                       OutboxMessage.status.in_((PENDING, SENDING))).limit(1)
+    ).first() is not None
+
+
 def claim(session: Session, *, message_id: int, now: datetime) -> OutboxMessage | None:
     """Take the row for sending, unless another worker holds it. The UPDATE is the lock."""
     ready = sa.or_(
