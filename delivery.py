@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from datetime import datetime
@@ -49,27 +48,44 @@ PERMALINK = "$permalink"  # link to it: "$PERMALINK" anywhere in the args become
 PERMALINK_TOKEN = "$PERMALINK"
 
 
-class RetryAfterHandler(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, waiting what Retry-After says plus at most 0.1 s.
+class RateLimitGate(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, shared by all the workers of one client: a 429 closes its method
+    to every worker for Retry-After seconds, and they all resume when it ends.
 
-    The stock handler adds up to a whole second of jitter to spread many clients apart; Tandem
-    is one client per workspace, and during a fan-out that second is lost throughput for every
-    worker that met the limit.
+    The stock handler sleeps only the thread that met the 429, plus up to a second of jitter to
+    spread many clients apart. Tandem is one client per workspace: the other workers would keep
+    calling, meet 429s of their own and each sleep from a later moment, and the jitter is time
+    the method could have been sending (Slack refills its bucket while we wait).
     """
+
+    def __init__(self, max_retry_count: int = 3):
+        super().__init__(max_retry_count=max_retry_count)
+        self._closed_until: dict[str, float] = {}  # Web API method -> time.monotonic() it reopens
+        self._lock = threading.Lock()
+
+    def wait_open(self, method: str) -> None:
+        """Before calling `method`: wait while a 429 has it closed."""
+        delay = self._closed_until.get(method, 0.0) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
     def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
         if response is None:
             raise error
         state.next_attempt_requested = True
         retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        time.sleep(int(retry_after[0]) + random.uniform(0, 0.1))
+        method = request.url.rsplit("/", 1)[-1]
+        with self._lock:  # two workers' 429s: the later reopening wins, as Slack asked of each
+            reopens = time.monotonic() + float(retry_after[0])
+            self._closed_until[method] = max(self._closed_until.get(method, 0.0), reopens)
+        self.wait_open(method)
         state.increment_current_attempt()
 
 
-def retry_handlers():
+def retry_handlers(rate_limits: RateLimitGate | None = None):
     return [
         ConnectionErrorRetryHandler(max_retry_count=2),
-        RetryAfterHandler(max_retry_count=3),
+        rate_limits or RateLimitGate(),
         ServerErrorRetryHandler(max_retry_count=2),
     ]
 
@@ -77,7 +93,9 @@ def retry_handlers():
 class Delivery:
     def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
                  sweep_seconds: float = 15.0, workers: int = 4):
-        self.client = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers())
+        self.rate_limits = RateLimitGate()
+        self.client = WebClient(token=token, base_url=api_url, timeout=timeout,
+                                retry_handlers=retry_handlers(self.rate_limits))
         self.webhooks_timeout = timeout
         self.engine = engine
         self.sweep_seconds = sweep_seconds
@@ -89,6 +107,7 @@ class Delivery:
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
         """Call a Web API method now (raises SlackApiError on an error answer)."""
+        self.rate_limits.wait_open(method)
         return getattr(self.client, method.replace(".", "_"))(**args)
 
     def respond(self, response_url: str, payload: dict) -> int:
@@ -103,9 +122,23 @@ class Delivery:
         A message that refers to another ($ref, $thread, $permalink) waits in that message's lane,
         so an edit never overtakes the post it edits, nor an older edit.
         """
-        lane = args.get(REF) or args.get(THREAD) or args.get(PERMALINK) or key
         return outbox.queue_message(session, key=key, team_id=team_id, method=method, args=args, now=now,
-                                    lane=lane)
+                                    lane=self._lane(key, args))
+
+    def queue_many(self, session: Session, messages: list[dict], *, now: datetime) -> set[str]:
+        """`queue` for a fan-out, in one statement: each dict holds key, team_id, method and the call's
+        arguments. Returns the keys queued now."""
+        rows = []
+        for message in messages:
+            args = dict(message)
+            key, team_id, method = args.pop("key"), args.pop("team_id"), args.pop("method")
+            rows.append({"key": key, "team_id": team_id, "method": method, "args": args,
+                         "lane": self._lane(key, args)})
+        return outbox.queue_messages(session, rows, now=now)
+
+    @staticmethod
+    def _lane(key: str, args: dict) -> str:
+        return args.get(REF) or args.get(THREAD) or args.get(PERMALINK) or key
 
     def kick(self) -> None:
         """Wake the workers: something was queued (or a lane moved on)."""

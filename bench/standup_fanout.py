@@ -6,8 +6,9 @@
 The local Slack (tests/slack) enforces a workspace-wide token bucket on chat.postMessage
 (`--rate` per second, `--burst` tokens) and answers 429 + Retry-After when it is empty, as Slack
 does. Tandem's real path runs: the minute tick (handlers.standups.running.run_tick) claims every
-prompt and queues its DM in the outbox, then the outbox worker (delivery.Delivery.drain, with
-slack_sdk's RateLimitErrorRetryHandler honouring Retry-After) sends them.
+prompt and queues its DMs in the outbox, 100 per statement, while the outbox workers (delivery.Delivery,
+OUTBOX_WORKERS threads) send them. A 429 closes chat.postMessage to every worker for Retry-After seconds
+(delivery.RateLimitGate), so they all resume together as the bucket refills.
 
 Prints ONE JSON line: the minimum time the rate limit allows ((people - burst) / rate), the
 actual time from the tick to the last DM, their ratio (target >= 0.9), duplicates and missing
@@ -97,8 +98,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="chat.postMessage per second (workspace)")
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--postgres")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="outbox workers (Delivery.drain is safe to run concurrently, as on several replicas)")
+    parser.add_argument("--workers", type=int, default=Settings.model_fields["outbox_workers"].default,
+                        help="outbox worker threads (OUTBOX_WORKERS)")
     args = parser.parse_args()
 
     people = [f"U{i:07d}" for i in range(args.people)]
@@ -117,7 +118,8 @@ def main() -> None:
         settings = Settings(_env_file=None, slack_bot_token=token, slack_api_url=api_url,
                             database_url=url, scheduler_enabled=False, log_level="WARNING")
         engine = make_engine(url)
-        delivery = Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine)
+        delivery = Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine,
+                            workers=args.workers)
         services = Services(settings=settings, engine=engine, delivery=delivery,
                             executor=ThreadPoolExecutor(max_workers=2), version="bench")
         form = CleanStandup(name="everyone", channel=CHANNEL, participants=people, days=list(range(7)),
@@ -128,10 +130,7 @@ def main() -> None:
             create_standup(session, team_id=TEAM_ID, owner=people[0], form=form,
                            names={u: f"Person {u}" for u in people}, now=datetime.now(UTC))
         ask("limit")
-        extra = [Delivery(token=settings.slack_bot_token, api_url=settings.slack_api_url, engine=engine,
-                          sweep_seconds=0.05) for _ in range(args.workers - 1)]
-        for worker in [delivery, *extra]:
-            worker.start()  # the outbox worker sends while the tick is still queueing (it kicks per batch)
+        delivery.start()  # the workers send while the tick is still queueing (it kicks per batch)
         due = datetime(2026, 3, 9, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
         started = time.perf_counter()
         queued = run_tick(services, now=due)
@@ -143,8 +142,7 @@ def main() -> None:
             delivery.kick()  # rows that waited out a back-off
             time.sleep(0.05)
         actual = time.perf_counter() - started
-        for worker in [delivery, *extra]:
-            worker.stop()
+        delivery.stop()
         sent, limited = ask("report")
         minimum = max(args.people - args.burst, 0) / args.rate
         result = {

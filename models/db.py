@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -42,10 +45,52 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+BUSY_SECONDS = 30
+
+
+class WriteTurns:
+    """SQLite's one write lock, handed to this process's threads in the order they asked.
+
+    SQLite's own busy handler polls with growing sleeps, so a thread committing batch after batch
+    (a 2,000-person fan-out queueing its DMs) takes the lock straight back and starves the others
+    (the outbox workers sending those DMs, a handler answering a click) for seconds. Other processes
+    on the same file still queue through the busy timeout.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Event] = deque()
+
+    def acquire(self) -> None:
+        with self._lock:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(self.timeout):
+            return
+        with self._lock:
+            if turn.is_set():  # handed over just as the wait ran out
+                return
+            self._waiting.remove(turn)
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, TimeoutError("database is locked"))
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # still held: now by the next in line
+            else:
+                self._held = False
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            # No pre-ping: a SQLite file does not drop connections, and the ping is a query per checkout.
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS}
         )
 
         @event.listens_for(engine, "connect")
@@ -57,15 +102,29 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             # In WAL mode NORMAL stays consistent after a crash and spares an fsync per commit.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        turns = WriteTurns(BUSY_SECONDS)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
             # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
             # writes after another writer committed, fails at once instead of waiting its turn.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            turns.acquire()
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                turns.release()
+                raise
+            connection.info["tandem_write_turn"] = True
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(connection):
+            if connection.info.pop("tandem_write_turn", False):
+                turns.release()
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
@@ -97,6 +156,21 @@ def insert_once(session: Session, row) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+def insert_missing(session: Session, model, rows: list[dict], *, unique: list[str]) -> set[tuple]:
+    """The batch form of insert_once: one INSERT .. ON CONFLICT DO NOTHING for many rows.
+
+    Returns the unique keys (tuples of the `unique` columns) of the rows this call inserted.
+    """
+    if not rows:
+        return set()
+    connection = session.connection()
+    table = model.__table__
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
+    statement = insert(table).on_conflict_do_nothing(index_elements=unique).returning(*(table.c[c] for c in unique))
+    # executemany form: SQLAlchemy batches it into multi-row VALUES and caches the compiled statement.
+    return {tuple(row) for row in connection.execute(statement, rows)}
 
 
 def database_reachable(engine: Engine) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
-from models.db import UTCDateTime, insert_once
+from models.db import UTCDateTime, insert_missing, insert_once
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 LEASE = timedelta(minutes=2)
@@ -54,6 +54,14 @@ def queue_message(session: Session, *, key: str, team_id: str, method: str, args
         key=key, team_id=team_id, method=method, args=args, lane=lane or key, next_attempt_at=now, created_at=now
     )
     return insert_once(session, row)
+
+
+def queue_messages(session: Session, messages: list[dict], *, now: datetime) -> set[str]:
+    """Queue many calls in one statement (a fan-out); each dict has key, team_id, method, args and
+    lane. Returns the keys queued now; a key queued before is left as it was."""
+    rows = [{**message, "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for message in messages]
+    return {key for (key,) in insert_missing(session, OutboxMessage, rows, unique=["key"])}
 
 
 def due_ids(session: Session, *, now: datetime, limit: int, worker: int = 0, workers: int = 1) -> list[int]:
@@ -128,6 +136,12 @@ def key_of_message(session: Session, *, channel: str, ts: str) -> str | None:
         select(OutboxMessage.key).where(OutboxMessage.channel == channel, OutboxMessage.ts == ts,
                                         OutboxMessage.method == "chat.postMessage")
     ).first()
+
+
+def is_live(session: Session, *, key: str) -> bool:
+    """Was a message queued under `key` that is sent or still going (not failed)? Edits may refer to it."""
+    return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key,
+                                                       OutboxMessage.status != FAILED)).first() is not None
 
 
 def message_ref(session: Session, *, key: str) -> tuple[str, str] | None:

@@ -129,3 +129,34 @@ def test_the_worker_sends_what_is_queued_after_a_kick(delivery, engine, slack):
     delivery.kick()
     wait_until(lambda: posted(slack, text="kicked"), message="the worker to send")
 
+
+
+def test_a_429_closes_the_method_to_every_worker_until_retry_after_ends(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:8", text="first in line")
+    slack.fail_next("chat.postMessage", times=1, status=429, retry_after=1)
+    worker = threading.Thread(target=delivery.drain)
+    worker.start()
+    from tests.conftest import wait_until
+
+    wait_until(lambda: slack.calls_to("chat.postMessage"), message="the first call")
+    delivery.call("users.info", user=slack.bot_user_id)  # another method is not held
+    delivery.call("chat.postMessage", channel="C0GENERAL", text="second worker")  # waits for the reopening
+    worker.join()
+    limited, *after = slack.calls_to("chat.postMessage")
+    assert limited.status == 429 and [c.status for c in after] == [200, 200]
+    assert all(call.at - limited.at >= 1.0 for call in after)  # nobody called it while it was closed
+    assert slack.calls_to("users.info")[0].at - limited.at < 1.0
+
+
+def test_a_fan_out_is_queued_in_one_statement_and_each_key_once(delivery, engine, slack):
+    queue_post(delivery, engine, "fan:1", text="fan 1")
+    messages = [{"key": f"fan:{n}", "team_id": "T0TEST", "method": "chat.postMessage", "channel": "C0GENERAL",
+                 "text": f"fan {n}"} for n in range(1, 6)]
+    with session_scope(engine) as session:
+        assert delivery.queue_many(session, messages, now=utcnow()) == {f"fan:{n}" for n in range(2, 6)}
+    with session_scope(engine) as session:
+        assert delivery.queue_many(session, messages, now=utcnow()) == set()
+    assert delivery.drain() == 5
+    texts = sorted(m["text"] for m in slack.messages("C0GENERAL") if m["text"].startswith("fan "))
+    assert texts == [f"fan {n}" for n in range(1, 6)]
+    assert row(engine, "fan:3").lane == "fan:3"

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlmodel import select
 
 import templates
+from delivery import REF
 from handlers.common import Services
 from handlers.standups.common import (
     TRIGGER_TOO_OLD,
@@ -22,10 +23,12 @@ from handlers.standups.common import (
     who,
 )
 from handlers.standups.report import lock_run, queue_report
+from handlers.standups.running import dm_key
+from models import outbox
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 from models.requests.forms import FormErrors
-from models.standups import StandupAnswer, StandupRun
+from models.standups import Standup, StandupAnswer, StandupRun
 from models.standups.answers import (
     clear_away,
     open_run,
@@ -33,10 +36,11 @@ from models.standups.answers import (
     record_answer,
     record_skip,
     set_away,
+    sync_open_runs_away,
 )
 from models.standups.forms import ANSWER_LENGTH
 from models.standups.manage import find_standup
-from models.standups.schedule import zones_of
+from models.standups.schedule import PROMPT, zones_of
 
 
 def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger_id: str, run_id: int) -> dict | None:
@@ -100,6 +104,8 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
             standup, run, _answer = record_answer(session, team_id=team_id, run_id=run_id, user_id=user_id,
                                                   answers=answers, now=now)
             queue_report(services, session, standup=standup, run=run, now=now, changed_user=user_id)
+            _show_prompt_answered(services, session, standup=standup, run=run, user_id=user_id, language=language,
+                                  now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
         return {"response_action": "errors",
@@ -108,6 +114,19 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
         return {"response_action": "errors", "errors": {"q0": plain(rule_error_message(error, language=language)["text"])}}
     services.delivery.kick()
     return None
+
+
+def _show_prompt_answered(services: Services, session, *, standup: Standup, run: StandupRun, user_id: str,
+                          language: str, now) -> None:
+    """The prompt DM becomes "answered", with an Edit button, once (later edits leave it as it is)."""
+    prompt = dm_key(run.id, user_id, PROMPT)
+    if not outbox.is_live(session, key=prompt):  # no prompt to edit (answered before it was due, or it failed)
+        return
+    message = templates.render("standups/prompt.yaml.j2", language=language, answered=True, name=standup.name,
+                               channel=standup.channel, run_id=run.id, date=run.local_date.isoformat(),
+                               report_at=run.report_at)
+    services.delivery.queue(session, key=f"{prompt}:answered", team_id=run.team_id, method="chat.update", now=now,
+                            text=message["text"], blocks=message["blocks"], **{REF: prompt})
 
 
 def edit_answer(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -136,6 +155,8 @@ def away(services: Services, *, command: dict, words: list[str]) -> dict:
     if words and words[0].lower() == "clear":
         with session_scope(services.engine) as session:
             clear_away(session, team_id=team_id, user_id=user_id)
+            _update_open_reports(services, session, team_id=team_id, user_id=user_id, now=now)
+        services.delivery.kick()
         return notice(language, "away_cleared")
     try:
         starts = date.fromisoformat(words[0])
@@ -144,7 +165,16 @@ def away(services: Services, *, command: dict, words: list[str]) -> dict:
         raise RuleError("standups.bad_away") from None
     with session_scope(services.engine) as session:
         set_away(session, team_id=team_id, user_id=user_id, starts=starts, ends=ends, now=now)
+        _update_open_reports(services, session, team_id=team_id, user_id=user_id, now=now)
+    services.delivery.kick()
     return notice(language, "away_set", starts=starts.isoformat(), ends=ends.isoformat())
+
+
+def _update_open_reports(services: Services, session, *, team_id: str, user_id: str, now) -> None:
+    """Today's reports already posted show the person as away (or back) at once."""
+    for run in sync_open_runs_away(session, team_id=team_id, user_id=user_id):
+        if run.report_version:  # posted (or queued): edit it; an unposted one is built right later
+            queue_report(services, session, standup=session.get(Standup, run.standup_id), run=run, now=now)
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -24,9 +24,9 @@ from models.standups.schedule import PROMPT, Due, claim_sends, due_work
 from scheduler import Job
 
 log = logging.getLogger("tandem.standups")
-BATCH = 100     # claims + queued DMs per transaction
+BATCH = 100    # claims + queued DMs per transaction
 REFRESH_PER_TICK = 50  # users.info calls a tick may make for zones (Slack's tier 4: 100+ a minute)
-after_queue = None  # test hook: called after each DM is queued (a test makes it raise to kill the fan-out)
+after_queue = None  # test hook: called with each batch of claimed DMs (a test makes it raise to kill the fan-out)
 
 
 def refresh_zones(services: Services, *, now: datetime) -> None:
@@ -56,11 +56,12 @@ def run_tick(services: Services, *, now: datetime) -> int:
         with session_scope(services.engine) as session:
             rendered: dict = {}
             languages = _languages(services, session, batch)
-            for due in claim_sends(session, batch, now=now):  # claimed first, in this transaction
-                _queue_dm(services, session, due, rendered, languages[due.user_id], now=now)
-                queued += 1
-                if after_queue is not None:
-                    after_queue(due)
+            claimed = claim_sends(session, batch, now=now)  # claimed first, in this transaction
+            messages = [_prompt_dm(due, rendered, languages[due.user_id]) for due in claimed]
+            services.delivery.queue_many(session, messages, now=now)
+            queued += len(messages)
+            if after_queue is not None:
+                after_queue(claimed)
         services.delivery.kick()
     for due in work:
         if due.kind == "finalise":
@@ -80,16 +81,21 @@ def _languages(services: Services, session, batch: list[Due]) -> dict[str, str]:
     return languages
 
 
-def _queue_dm(services: Services, session, due: Due, rendered: dict, language: str, *, now: datetime) -> None:
+def dm_key(run_id: int, user_id: str, kind: str) -> str:
+    """The outbox key of a prompt or nudge DM (kind "prompt", "nudge:60")."""
+    return f"standup:run:{run_id}:{user_id}:{kind}"
+
+
+def _prompt_dm(due: Due, rendered: dict, language: str) -> dict:
     key = (language, due.kind, due.run.id)
     if key not in rendered:  # the same words for everyone in a run: render once per language
         rendered[key] = templates.render("standups/prompt.yaml.j2", language=language, nudge=due.kind != PROMPT,
                                          name=due.standup.name, channel=due.standup.channel, run_id=due.run.id,
                                          date=due.run.local_date.isoformat(), report_at=due.run.report_at)
     message = rendered[key]
-    services.delivery.queue(session, key=f"standup:run:{due.run.id}:{due.user_id}:{due.kind}",
-                            team_id=due.run.team_id, method="chat.postMessage", now=now, channel=due.user_id,
-                            text=message["text"], blocks=message["blocks"])
+    return {"key": dm_key(due.run.id, due.user_id, due.kind), "team_id": due.run.team_id,
+            "method": "chat.postMessage", "channel": due.user_id, "text": message["text"],
+            "blocks": message["blocks"]}
 
 
 def finalise(services: Services, *, run_id: int, now: datetime) -> bool:

@@ -13,10 +13,9 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from models.db import insert_once
+from models.db import insert_missing, insert_once
 from models.standups.tables import Standup, StandupAnswer, StandupAway, StandupRun, StandupSend
 from models.workspaces import Member, Workspace
 
@@ -148,16 +147,9 @@ def claim_sends(session: Session, dues: list[Due], *, now: datetime) -> list[Due
     A row that exists already (sent before, or by another process at this moment) is left alone
     (ON CONFLICT DO NOTHING), and its Due is not returned.
     """
-    if not dues:
-        return []
-    dialect = session.connection().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     rows = [{"run_id": due.run.id, "team_id": due.run.team_id, "user_id": due.user_id, "kind": due.kind,
              "due_at": due.due_at, "created_at": now} for due in dues]
-    statement = insert(StandupSend).values(rows).on_conflict_do_nothing(
-        index_elements=["run_id", "user_id", "kind"]).returning(StandupSend.run_id, StandupSend.user_id,
-                                                                 StandupSend.kind)
-    claimed = {tuple(row) for row in session.execute(statement)}
+    claimed = insert_missing(session, StandupSend, rows, unique=["run_id", "user_id", "kind"])
     return [due for due in dues if (due.run.id, due.user_id, due.kind) in claimed]
 
 

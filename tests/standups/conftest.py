@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -32,6 +33,25 @@ def people(tandem, slack):
                        locale="zh-CN" if user == SHANGHAI else "en-US")
     slack.add_channel(REPORT, "standup", members=list(ZONES))
     return ZONES
+
+
+def midday_zone(now: datetime) -> str:
+    """A zone where it is now between 03:00 and 20:59, so today's window stays inside one local day."""
+    for name in ("UTC", "Asia/Shanghai", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Los_Angeles"):
+        if 3 <= now.astimezone(ZoneInfo(name)).hour <= 20:
+            return name
+    raise AssertionError("no zone at midday")
+
+
+@pytest.fixture
+def today(tandem, people):
+    """A standup of the four whose prompt was 5 minutes ago (a team zone where it is day now)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    zone = midday_zone(now)
+    prompt = (now - timedelta(minutes=5)).astimezone(ZoneInfo(zone))
+    make_standup(tandem, zone_mode="team", timezone=zone, prompt_time=prompt.strftime("%H:%M"),
+                 days=list("0123456"), nudges="30, 60")
+    return now
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 Big standups put answers in the report's thread."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
@@ -9,8 +10,20 @@ from models.db import session_scope
 from models.standups import Standup, StandupRun
 from tests.conftest import SETTINGS_ADMIN
 from tests.slack.payloads import state_value
-from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, TEAM, make_standup, sends, tick, utc
-from tests.standups.test_running import answer, click, midday_zone, prompt_of, report, told
+from tests.standups.conftest import (
+    BERLIN,
+    NY,
+    OWNER,
+    REPORT,
+    SHANGHAI,
+    TEAM,
+    make_standup,
+    midday_zone,
+    sends,
+    tick,
+    utc,
+)
+from tests.standups.test_running import answer, click, prompt_of, report, told
 from tests.standups.test_setup import command_modal
 
 
@@ -75,18 +88,38 @@ def test_away_people_get_no_prompt_and_are_listed_as_away(sender, slack, tandem,
     assert "/standup away clear" in reply(sender, NY, "away someday")["text"]
     tick(tandem, utc(2026, 3, 9, 13, 30))
     assert [user for user, _ in sends(tandem)] == [OWNER]
-    reply(sender, OWNER, "away 2026-03-09 2026-03-09")  # away after the prompt: no reminder either
+    reply(sender, OWNER, "away 2026-03-09 2026-03-09")  # away after the prompt: no reminder, listed away
     tick(tandem, utc(2026, 3, 9, 14, 30))
     assert sends(tandem, "nudge") == []
     tick(tandem, utc(2026, 3, 9, 15, 30))  # report time
     tandem.settle()
     [parent] = report(slack)
-    assert "0/2 answered · 1 away · 1 missing" in parent["text"]
-    assert "Away: Nick York" in str(parent["blocks"]) and "Missing: Olivia Owner" in str(parent["blocks"])
+    assert "0/2 answered · 2 away" in parent["text"] and "missing" not in parent["text"]
+    assert "Away: Nick York, Olivia Owner" in str(parent["blocks"]) and "Missing" not in str(parent["blocks"])
     assert "You are back" in reply(sender, NY, "away clear")["text"]
     reply(sender, OWNER, "away clear")
     tick(tandem, utc(2026, 3, 10, 13, 30))
     assert sorted(user for user, _ in sends(tandem)) == [NY, OWNER, OWNER]
+
+
+def test_going_away_or_back_while_the_day_is_open_edits_the_posted_report(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    answer(sender, slack, NY, "Shipped", "Tests", "")
+    tandem.settle()
+    [parent] = report(slack)
+    assert "1/4 answered · 3 waiting" in parent["text"]
+    local_today = today.astimezone(ZoneInfo(midday_zone(today))).date().isoformat()
+    reply(sender, BERLIN, f"away {local_today}")
+    tandem.settle()
+    [parent] = report(slack)
+    assert "1/4 answered · 1 away · 2 waiting" in parent["text"] and "Away: Berta Berlin" in str(parent["blocks"])
+    reply(sender, BERLIN, "away clear")
+    tandem.settle()
+    [parent] = report(slack)
+    assert "1/4 answered · 3 waiting" in parent["text"]
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.ok and c.args.get("channel") == REPORT]
+    assert len(posts) == 1  # edited in place, never posted again
 
 
 def test_a_fill_in_button_from_a_past_day_is_refused(sender, slack, tandem, people):

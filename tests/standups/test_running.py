@@ -2,7 +2,6 @@
 place, nudges to the late ones only, finalisation naming the missing, exactly once throughout."""
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -13,28 +12,9 @@ from models.outbox import OutboxMessage
 from models.standups import StandupAnswer
 from tests.conftest import wait_until
 from tests.slack.payloads import state_value
-from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, make_standup, sends, tick
+from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 
 EVERYONE = (OWNER, NY, BERLIN, SHANGHAI)
-
-
-def midday_zone(now: datetime) -> str:
-    """A zone where it is now between 03:00 and 20:59, so today's window stays inside one local day."""
-    for name in ("UTC", "Asia/Shanghai", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Los_Angeles"):
-        if 3 <= now.astimezone(ZoneInfo(name)).hour <= 20:
-            return name
-    raise AssertionError("no zone at midday")
-
-
-@pytest.fixture
-def today(tandem, people):
-    """A standup of the four whose prompt was 5 minutes ago (a team zone where it is day now)."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    zone = midday_zone(now)
-    prompt = (now - timedelta(minutes=5)).astimezone(ZoneInfo(zone))
-    make_standup(tandem, zone_mode="team", timezone=zone, prompt_time=prompt.strftime("%H:%M"),
-                 days=list("0123456"), nudges="30, 60")
-    return now
 
 
 def prompt_of(slack, user):
@@ -101,10 +81,16 @@ def test_edits_update_the_same_report_and_hints_come_from_last_answers(sender, s
     tick(tandem, today)
     tandem.settle()
     answer(sender, slack, NY, "A", "B", "")
-    view = click(sender, slack, NY, "standup_fill")  # the prompt's button again: an edit, prefilled
+    tandem.settle()
+    [dm] = prompt_of(slack, NY)  # the prompt, edited: answered, with an Edit button
+    assert dm["text"] == "Your answers to standup daily are in the report."
+    assert "Edit answers" in str(dm["blocks"]) and "standup_skip" not in str(dm["blocks"])
+    view = click(sender, slack, NY, "standup_fill", message=dm)  # Edit: the same modal, prefilled
     assert view["blocks"][1]["element"]["initial_value"] == "A"
     sender.view_submission(NY, view, {"q0": {"value": state_value("plain_text_input", "A, better")}})
     tandem.settle()
+    dm_edits = [c for c in slack.calls_to("chat.update") if c.args.get("channel") == slack.dm_channel_of(NY)]
+    assert len(dm_edits) == 1  # the second answer leaves the DM as it is
     [parent] = report(slack)
     assert "A, better" in str(parent["blocks"]) and "1/4 answered" in parent["text"]
     with session_scope(tandem.engine) as session:
@@ -160,8 +146,8 @@ def test_a_fan_out_killed_midway_resumes_without_duplicates(sender, slack, tande
     monkeypatch.setattr(running, "BATCH", 1)  # commit each claim with its DM
     queued = []
 
-    def die_after_two(due):
-        queued.append(due.user_id)
+    def die_after_two(batch):
+        queued.extend(due.user_id for due in batch)
         if len(queued) == 2:
             raise RuntimeError("killed mid fan-out")
 
