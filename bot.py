@@ -33,16 +33,12 @@ import handlers
 from delivery import Delivery
 from models.db import database_reachable, make_engine, migrate
 from scheduler import Scheduler
-from settings import Mode, Settings, missing_credentials
+from settings import ConfigurationError, Mode, Settings, missing_credentials
 from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 log = logging.getLogger("tandem")
-
-
-class ConfigurationError(Exception):
-    """Tandem cannot start as configured; the message says what to change."""
 
 
 @dataclass

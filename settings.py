@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Mode = Literal["socket", "http"]
 
 
+class ConfigurationError(Exception):
+    """Tandem cannot start as configured; the message says what to change (bot.py exits 2 with it)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

@@ -62,3 +62,13 @@ def test_migrate_alone(repo_root, tmp_path):
     result = run_bot(repo_root, tmp_path, "migrate", DATABASE_URL=f"sqlite:///{tmp_path}/m.db")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.db").exists()
+
+
+def test_a_broken_approvals_file_is_a_clear_error_not_a_traceback(repo_root, tmp_path, slack):
+    (tmp_path / "approvals.yaml").write_text("- name: Finance\n  approvers: []\n")
+    result = run_bot(repo_root, tmp_path, "run", "--mode", "http", SLACK_BOT_TOKEN=slack.bot_token,
+                     SLACK_SIGNING_SECRET="abc123def456", SLACK_API_URL=slack.api_url,
+                     DATABASE_URL=f"sqlite:///{tmp_path}/t.db", APPROVALS_FILE=str(tmp_path / "approvals.yaml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "approvals.yaml is not a valid chain: Stage “Finance” has no approvers." in result.stderr

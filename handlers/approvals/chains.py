@@ -21,22 +21,24 @@ from models.approvals import ApprovalConfig
 from models.approvals.chain import check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope, utcnow
 from models.errors import RuleError
+from settings import ConfigurationError
 
 YAML_LIMIT = 3000
 _file_chains: dict[str, list[dict]] = {}
 
 
 def load_file(path: str) -> list[dict]:
-    """The chain in APPROVALS_FILE, checked (shape only). Raises ValueError saying what is wrong."""
+    """The chain in APPROVALS_FILE, checked (shape only). Raises ConfigurationError saying what is wrong."""
     if path not in _file_chains:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValueError(f"APPROVALS_FILE {path} cannot be read: {exc}") from exc
+            raise ConfigurationError(f"APPROVALS_FILE {path} cannot be read: {exc.strerror or exc}.") from exc
         try:
             _file_chains[path] = parse_yaml(text)
         except RuleError as error:
-            raise ValueError(f"APPROVALS_FILE {path} is not a valid chain: {error.key} {error.params}") from None
+            problem = rule_error_message(error, language="en")["text"]
+            raise ConfigurationError(f"APPROVALS_FILE {path} is not a valid chain: {problem}") from None
     return _file_chains[path]
 
 

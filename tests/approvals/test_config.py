@@ -7,6 +7,7 @@ from models.approvals import ApprovalConfig
 from models.approvals.chain import parse_yaml
 from models.db import session_scope
 from models.errors import RuleError
+from settings import ConfigurationError
 from tests.approvals.conftest import FIN1, FINANCE_GROUP, LEAD1, LEAD2, PROD1, file_activity, modal_of, run_of
 from tests.conftest import SETTINGS_ADMIN, wait_until
 from tests.requests.conftest import OUTSIDER, TRIAGE
@@ -93,9 +94,9 @@ def test_approvals_file_is_checked_and_used(tmp_path, tandem, monkeypatch):
     assert [s["name"] for s in chains.load_file(str(good))] == ["Ops lead", "Finance"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("- name: A\n  approvers: []\n")
-    with pytest.raises(ValueError, match="approvals.empty_stage"):
+    with pytest.raises(ConfigurationError, match="is not a valid chain: Stage “A” has no approvers."):
         chains.load_file(str(bad))
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(ConfigurationError, match="cannot be read: No such file or directory"):
         chains.load_file(str(tmp_path / "missing.yaml"))
 
 
