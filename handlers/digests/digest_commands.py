@@ -1,4 +1,5 @@
-"""/digest: new (admins, a modal), list, preview, send now, resend a past week, template check."""
+"""/digest: new (admins, a modal), edit, pause, resume, delete, list, preview, send now, resend a
+past week, template check."""
 
 from __future__ import annotations
 
@@ -32,12 +33,33 @@ def open_new(services: Services, *, command: dict, words: list[str], language: s
     if not admin:
         raise RuleError("not_admin")
     with session_scope(services.engine) as session:
-        names = list(metrics.metrics_by_name(session, team_id=command["team_id"]))
         zone = services.workspace(session, command["team_id"]).timezone
+    form = {"id": None, "name": words[0] if words else "", "channel": None, "weekday": 0, "time": "09:00",
+            "timezone": zone, "metrics": [], "thresholds": "", "template": "default"}
+    return _open_modal(services, command, form, language=language)
+
+
+def edit(services: Services, *, command: dict, words: list[str], language: str) -> dict | None:
+    """/digest edit NAME: the same modal, filled in with the digest as it is (owner or admin)."""
+    if len(words) != 1:
+        raise RuleError("digests.manage_usage", command="edit")
+    digest = _own_digest(services, command, words[0])
+    form = {"id": digest.id, "name": digest.name, "channel": digest.channel, "weekday": digest.weekday,
+            "time": f"{digest.hour:02d}:{digest.minute:02d}", "timezone": digest.timezone,
+            "metrics": list(digest.metrics), "thresholds": digests.thresholds_text(digest),
+            "template": digest.template}
+    return _open_modal(services, command, form, language=language)
+
+
+def _open_modal(services: Services, command: dict, form: dict, *, language: str) -> dict | None:
+    with session_scope(services.engine) as session:
+        names = list(metrics.metrics_by_name(session, team_id=command["team_id"]))
     if not names:
         raise RuleError("digests.no_metrics")
-    view = templates.render("digests/new_modal.yaml.j2", language=language, metric_names=names[:100], zone=zone,
-                            name=words[0] if words else "", metadata=json.dumps({"channel": command.get("channel_id")}))
+    form["metrics"] = [name for name in form["metrics"] if name in names[:100]]  # initial options must be options
+    metadata = {"channel": command.get("channel_id"), "digest": form["id"]}
+    view = templates.render("digests/new_modal.yaml.j2", language=language, metric_names=names[:100], d=form,
+                            metadata=json.dumps(metadata))
     if not open_modal(services, command["trigger_id"], view):
         return templates.render("requests/too_slow.yaml.j2", language=language)
     return None
@@ -74,28 +96,38 @@ def submit_new(services: Services, body: dict) -> dict | None:
         metrics=[o["value"] for o in picked("metrics", "selected_options") or []],
         thresholds=picked("thresholds", "value") or "")
     admin, language = admin_and_language(services, team_id, user_id)
+    editing = json.loads(body["view"].get("private_metadata") or "{}").get("digest")
     try:
         with session_scope(services.engine) as session:
             digest = digests.clean(session, team_id=team_id, form=form)
         if not bot_is_in(services, digest.channel):
             raise RuleError("digests.bot_not_in_channel", channel=digest.channel)
-        digest.owner = user_id
         check_template(services, digest, language=language)  # validated when saved, not when due
         with session_scope(services.engine) as session:
-            digest = digests.save_digest(session, digest=digest, actor=user_id, actor_is_admin=admin, now=utcnow())
+            if editing:
+                digest = digests.update_digest(session, digest_id=int(editing), changed=digest, actor=user_id,
+                                               actor_is_admin=admin)
+            else:
+                digest = digests.save_digest(session, digest=digest, actor=user_id, actor_is_admin=admin,
+                                             now=utcnow())
             saved = notice(language, "digest_saved", name=digest.name, channel=digest.channel,
                            weekday=digest.weekday, time=f"{digest.hour:02d}:{digest.minute:02d}",
                            zone=digest.timezone, template=digest.template)
-            services.delivery.queue(session, key=f"digests:saved:{digest.id}", team_id=team_id,
-                                    method="chat.postMessage", now=utcnow(), channel=user_id, text=saved["text"],
-                                    blocks=saved["blocks"])
+            # One confirmation per submitted modal (the view id), however often Slack retries it.
+            services.delivery.queue(session, key=f"digests:saved:{digest.id}:{body['view'].get('id')}",
+                                    team_id=team_id, method="chat.postMessage", now=utcnow(), channel=user_id,
+                                    text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:
         text = rule_error_message(error, language=language)["text"]
         return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
     services.delivery.kick()
+    _reschedule(services)
+    return None
+
+
+def _reschedule(services: Services) -> None:
     if services.scheduler is not None:
         services.scheduler.rebuild()
-    return None
 
 
 def list_digests(services: Services, *, command: dict, words: list[str], language: str) -> dict:
@@ -118,19 +150,47 @@ def preview(services: Services, *, command: dict, words: list[str], language: st
     return {"response_type": "ephemeral", "text": messages[0]["text"], "blocks": blocks}
 
 
-def _admin_digest(services: Services, command: dict, name: str) -> Digest:
+def _own_digest(services: Services, command: dict, name: str) -> Digest:
+    """The digest, if the caller owns it or is a workspace admin."""
     admin, _ = admin_and_language(services, command["team_id"], command["user_id"])
     with session_scope(services.engine) as session:
         digest = digests.find_digest(session, team_id=command["team_id"], name=name)
-    if not admin and digest.owner != command["user_id"]:
-        raise RuleError("digests.not_owner", name=name)
+    digests.may_change(digest, actor=command["user_id"], actor_is_admin=admin)
     return digest
+
+
+def pause(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    return _set_paused(services, command, words, language=language, paused=True)
+
+
+def resume(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    return _set_paused(services, command, words, language=language, paused=False)
+
+
+def _set_paused(services: Services, command: dict, words: list[str], *, language: str, paused: bool) -> dict:
+    if len(words) != 1:
+        raise RuleError("digests.manage_usage", command="pause" if paused else "resume")
+    digest = _own_digest(services, command, words[0])
+    with session_scope(services.engine) as session:
+        digests.set_paused(session, digest=session.get(Digest, digest.id), paused=paused)
+    _reschedule(services)
+    return notice(language, "digest_paused" if paused else "digest_resumed", name=digest.name)
+
+
+def delete(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    if len(words) != 1:
+        raise RuleError("digests.manage_usage", command="delete")
+    digest = _own_digest(services, command, words[0])
+    with session_scope(services.engine) as session:
+        digests.delete_digest(session, digest=session.get(Digest, digest.id))
+    _reschedule(services)
+    return notice(language, "digest_deleted", name=digest.name)
 
 
 def send_now(services: Services, *, command: dict, words: list[str], language: str) -> dict:
     if len(words) != 2 or words[1].lower() != "now":
         raise RuleError("digests.send_usage")
-    digest = _admin_digest(services, command, words[0])
+    digest = _own_digest(services, command, words[0])
     now = utcnow()
     monday = week.last_complete_week(now, ZoneInfo(digest.timezone))
     sending.send(services, digest_id=digest.id, monday=monday, kind="now", actor=command["user_id"], now=now)
@@ -141,7 +201,7 @@ def resend(services: Services, *, command: dict, words: list[str], language: str
     if len(words) != 2:
         raise RuleError("digests.resend_usage")
     monday = week.parse_week(words[1])
-    digest = _admin_digest(services, command, words[0])
+    digest = _own_digest(services, command, words[0])
     now = utcnow()
     if monday > week.last_complete_week(now, ZoneInfo(digest.timezone)):
         raise RuleError("digests.week_not_over", week=week.week_label(monday))
@@ -158,5 +218,6 @@ def template_check(services: Services, *, command: dict, words: list[str], langu
     return notice(language, "template_ok", name=digest.name, template=digest.template)
 
 
-SUBCOMMANDS = {"new": (open_new, True), "list": (list_digests, False), "preview": (preview, True),
+SUBCOMMANDS = {"new": (open_new, True), "edit": (edit, True), "pause": (pause, True), "resume": (resume, True),
+               "delete": (delete, True), "list": (list_digests, False), "preview": (preview, True),
                "send": (send_now, True), "resend": (resend, True), "template": (template_check, True)}

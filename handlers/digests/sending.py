@@ -58,6 +58,8 @@ def send(services: Services, *, digest_id: int, monday: date, kind: str, actor: 
     commit); the chart follows outside it, into the posted digest's thread."""
     with session_scope(services.engine) as session:
         digest = session.get(Digest, digest_id)
+        if digest is None or (kind == SCHEDULED and digest.paused):  # deleted or paused since it was scheduled
+            return None
         language = services.workspace(session, digest.team_id).language
         context = week.compute(session, digest=digest, monday=monday, backfill=kind == "resend")
         messages, used, problem = render_for(services, digest, context, language)
@@ -143,7 +145,8 @@ def digest_job(services: Services, digest: Digest) -> Job:
 def job_sources(services: Services) -> list:
     def source(session, now):
         for digest in digests.all_digests(session):
-            yield digest_job(services, digest)
+            if not digest.paused:
+                yield digest_job(services, digest)
 
     return [source]
 

@@ -65,6 +65,13 @@ def parse_thresholds(text: str, metrics: list[str]) -> tuple[dict[str, float], d
     return changes, targets
 
 
+def thresholds_text(digest: Digest) -> str:
+    """The thresholds field as a person types it, to edit: `DAU=10, CAC target 40`."""
+    parts = [f"{name}={number:g}" for name, number in (digest.thresholds or {}).items()]
+    parts += [f"{name} target {number:g}" for name, number in (digest.targets or {}).items()]
+    return ", ".join(parts)
+
+
 def clean(session: Session, *, team_id: str, form: DigestForm) -> Digest:
     """A Digest built from the modal's values, or RuleError naming the first bad field."""
     if not DIGEST_NAME.match(form.name or ""):
@@ -96,6 +103,43 @@ def save_digest(session: Session, *, digest: Digest, actor: str, actor_is_admin:
     if not insert_once(session, digest):
         raise RuleError("digests.digest_exists", name=digest.name)
     return digest
+
+
+EDITABLE = ("name", "channel", "weekday", "hour", "minute", "timezone", "metrics", "thresholds", "targets", "template")
+
+
+def update_digest(session: Session, *, digest_id: int, changed: Digest, actor: str, actor_is_admin: bool) -> Digest:
+    """An edit from the modal: the owner or an admin; the name stays unique in the workspace."""
+    digest = session.get(Digest, digest_id)
+    if digest is None or digest.team_id != changed.team_id:
+        raise RuleError("digests.unknown_digest", name=changed.name)
+    may_change(digest, actor=actor, actor_is_admin=actor_is_admin)
+    clash = session.exec(select(Digest.id).where(Digest.team_id == digest.team_id, Digest.name == changed.name,
+                                                 Digest.id != digest.id)).first()
+    if clash is not None:
+        raise RuleError("digests.digest_exists", name=changed.name)
+    for field in EDITABLE:
+        setattr(digest, field, getattr(changed, field))
+    session.add(digest)
+    return digest
+
+
+def may_change(digest: Digest, *, actor: str, actor_is_admin: bool) -> None:
+    if not actor_is_admin and digest.owner != actor:
+        raise RuleError("digests.not_owner", name=digest.name)
+
+
+def set_paused(session: Session, *, digest: Digest, paused: bool) -> None:
+    digest.paused = paused
+    session.add(digest)
+
+
+def delete_digest(session: Session, *, digest: Digest) -> None:
+    """The digest and the record of its sends (the posted messages stay in Slack)."""
+    for send in session.exec(select(DigestSend).where(DigestSend.digest_id == digest.id)):
+        session.delete(send)
+    session.flush()
+    session.delete(digest)
 
 
 def find_digest(session: Session, *, team_id: str, name: str) -> Digest:

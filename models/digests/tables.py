@@ -70,6 +70,7 @@ class Digest(SQLModel, table=True):
     targets: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     template: str = Field(default="default", max_length=64)
     owner: str = Field(max_length=32)
+    paused: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 
