@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 import templates
@@ -20,7 +21,17 @@ from handlers.requests.common import as_template, cached_language
 from handlers.requests.config import zone_of
 from models.approvals import ApprovalDecision, ApprovalRun
 from models.approvals.chain import needed
-from models.approvals.flow import Outcome, decisions, deputy_of, latest_run, reset_run, resolve, start_run
+from models.approvals.flow import (
+    Outcome,
+    decisions,
+    deputy_of,
+    latest_run,
+    pending_seats,
+    reset_run,
+    resolve,
+    running_runs,
+    start_run,
+)
 from models.outbox import OutboxMessage
 from models.requests import Request
 from models.requests.forms import KEY_FIELDS
@@ -33,10 +44,6 @@ def zone(services: Services, session: Session, team_id: str) -> ZoneInfo:
 
 def card_key(run: ApprovalRun, stage: int, seat: str) -> str:
     return f"approval:{run.id}:{stage}:{seat}:card"
-
-
-def has_message(session: Session, key: str) -> bool:
-    return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None
 
 
 def stage_view(session: Session, run: ApprovalRun, stage: int) -> dict:
@@ -75,18 +82,37 @@ def send_stage(services: Services, session: Session, run: ApprovalRun, request: 
             send_card(services, session, run, request, run.current_stage, seat, now=now)
 
 
+def hand_over(services: Services, session: Session, *, team_id: str, approver: str, deputy: str,
+              now: datetime) -> int:
+    """A delegation set while cards wait on the approver: the deputy gets a card of each too (under
+    `…:card:to:{deputy}`), and every decision edits both. Returns how many were handed over."""
+    handed = 0
+    for run in running_runs(session, team_id=team_id):
+        request = session.get(Request, run.request_id)
+        if approver not in pending_seats(session, run) or deputy == request.requester:
+            continue
+        stage = run.current_stage
+        card = render_card(services, session, run, request, stage, approver, deputy)
+        handed += services.delivery.queue(session, key=f"{card_key(run, stage, approver)}:to:{deputy}",
+                                          team_id=team_id, method="chat.postMessage", now=now, channel=deputy,
+                                          text=card["text"], blocks=card["blocks"])
+    return handed
+
+
 def edit_cards(services: Services, session: Session, run: ApprovalRun, request: Request, stage: int, *,
                now: datetime) -> None:
     """Edit every card of the stage in place (approvers', deputies', the backup's)."""
     spec = run.stages[stage]
     for seat in [*spec["approvers"], *([spec["backup"]] if spec.get("backup") else [])]:
         key = card_key(run, stage, seat)
-        if not has_message(session, key):
-            continue
-        sent = session.exec(select(OutboxMessage.args).where(OutboxMessage.key == key)).first()
-        card = render_card(services, session, run, request, stage, seat, sent.get("channel") or seat)
-        services.delivery.queue(session, key=f"{key}:v{run.version}", team_id=run.team_id, method="chat.update",
-                                now=now, text=card["text"], blocks=card["blocks"], **{"$ref": key})
+        posted = session.exec(select(OutboxMessage.key, OutboxMessage.args).where(
+            OutboxMessage.method == "chat.postMessage",
+            sa.or_(OutboxMessage.key == key, OutboxMessage.key.startswith(f"{key}:to:", autoescape=True))))
+        for sent_key, args in posted:
+            card = render_card(services, session, run, request, stage, seat, args.get("channel") or seat)
+            services.delivery.queue(session, key=f"{sent_key}:v{run.version}", team_id=run.team_id,
+                                    method="chat.update", now=now, text=card["text"], blocks=card["blocks"],
+                                    **{"$ref": sent_key})
 
 
 def tell(services: Services, session: Session, run: ApprovalRun, request: Request, *, user: str, kind: str,

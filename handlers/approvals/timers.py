@@ -88,5 +88,7 @@ def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
         if deputy != user_id and not user_exists(services, deputy):
             raise RuleError("approvals.unknown_deputy", given=deputy)
         set_delegation(session, team_id=team_id, approver=user_id, deputy=deputy, until=until, today=today, now=now)
+        handed = running.hand_over(services, session, team_id=team_id, approver=user_id, deputy=deputy, now=now)
+    services.delivery.kick()
     return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_set", deputy=deputy,
-                            until=until.isoformat())
+                            until=until.isoformat(), handed=handed)

@@ -156,3 +156,22 @@ def test_delegation_refuses_bad_input(sender, slack, tandem, workspace):
                         (f"delegate <@{LEAD1}> until 2099-01-01", "your own deputy"),
                         ("delegate <@U0GHOST> until 2099-01-01", "no user U0GHOST")):
         assert words in sender.command("/approval", text, user_id=LEAD1).json()["text"], text
+
+
+def test_delegation_set_while_a_card_waits_hands_it_to_the_deputy(sender, slack, tandem, workspace):
+    request = file_activity(sender, slack, tandem)
+    waiting = card_for(slack, LEAD1, "REQ-1", "Ops lead")  # sent to the approver before the delegation
+    answer = sender.command("/approval", f"delegate <@{DEPUTY}|deputy> until 2099-12-31", user_id=LEAD1).json()
+    assert answer["text"].endswith("The one request waiting on you was sent to them now.")
+    handed = card_for(slack, DEPUTY, "REQ-1", "Ops lead")
+    assert f"on behalf of <@{LEAD1}>" in str(handed["blocks"]) and "approval_approve" in buttons(handed)
+    again = sender.command("/approval", f"delegate <@{DEPUTY}|deputy> until 2099-12-30", user_id=LEAD1).json()
+    assert "sent to them now" not in again["text"]  # handed over once
+    sender.action(DEPUTY, [action("approval_approve")], message=handed)
+    card_for(slack, PROD1, "REQ-1", "Product")
+    tandem.settle()
+    assert decisions(tandem, request) == [("Ops lead", LEAD1, DEPUTY, LEAD1, "approve", None)]
+    for user, message in ((LEAD1, waiting), (DEPUTY, handed)):  # both cards edited: no live button left
+        [card] = [m for m in cards(slack, user) if m["ts"] == message["ts"]]
+        assert "approval_approve" not in buttons(card), user
+    assert len(cards(slack, DEPUTY)) == 1
