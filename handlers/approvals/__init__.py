@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.approvals import chains, deciding, finding, running, timers  # noqa: F401  (running: for filing)
 from handlers.common import Services, subcommand_listener
-from handlers.requests.triage import tell, who
+from handlers.requests.triage import outcome_listener
 
 # /approval subcommand → (function, acks first?): modals and uploads ack at once and answer later.
 SUBCOMMANDS = {
@@ -33,12 +33,6 @@ def register(app: AsyncApp, services: Services) -> None:
     app.command("/approval")(subcommand_listener(
         services, subcommands=SUBCOMMANDS, usage_template="approvals/usage.yaml.j2", default="help"))
 
-    @app.view("approval_config")
-    async def on_config(ack, body):
-        outcome = await services.in_thread(chains.submit_config, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
+    app.view("approval_config")(outcome_listener(services, chains.submit_config))
 
     deciding.register(app, services)

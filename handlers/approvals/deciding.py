@@ -17,7 +17,7 @@ import templates
 from handlers.approvals import running
 from handlers.common import Services, rule_error_message
 from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, plain, refuse, tell, who
+from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, refuse, who
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
 from models.db import session_scope, utcnow
@@ -121,10 +121,4 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await services.in_thread(open_reason, services, body, action)
 
-    @app.view("approval_reason")
-    async def on_reason(ack, body):
-        outcome = await services.in_thread(submit_reason, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
+    app.view("approval_reason")(outcome_listener(services, submit_reason))

@@ -20,7 +20,7 @@ from sqlmodel import select
 import templates
 from handlers.common import Services, rule_error_message
 from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, plain, tell, who
+from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, who
 from models import workspaces
 from models.db import insert_once, session_scope, utcnow
 from models.errors import RuleError
@@ -184,11 +184,5 @@ def job_sources(services: Services) -> list:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.view("request_config")
-    async def on_config(ack, body):
-        outcome = await services.in_thread(submit_config, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
+    app.view("request_config")(outcome_listener(services, submit_config))
 

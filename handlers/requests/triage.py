@@ -80,6 +80,20 @@ def refuse(services: Services, body: dict, error: RuleError) -> None:
     services.delivery.respond(body["response_url"], {**message, "replace_original": False})
 
 
+def outcome_listener(services: Services, submit):
+    """The listener of a modal whose `submit(services, body)` returns an Outcome: ack with it (inline
+    errors, or close), then tell the notice privately."""
+
+    async def listener(ack, body):
+        outcome = await services.in_thread(submit, services, body)
+        await ack(**outcome.ack)
+        if outcome.notice is not None:
+            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
+                                     message=outcome.notice)
+
+    return listener
+
+
 def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:
     """An ephemeral message in `channel`, or a DM when the user cannot get one there."""
     if channel:
@@ -250,10 +264,4 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await services.in_thread(open_reason, services, body, action)
 
-    @app.view("request_reason")
-    async def on_reason(ack, body):
-        outcome = await services.in_thread(submit_reason, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
+    app.view("request_reason")(outcome_listener(services, submit_reason))
