@@ -94,6 +94,16 @@ class Services:
             self.languages.pop(key, None)
 
 
+def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
+    """Is the user a workspace admin (Slack's, or listed in TANDEM_ADMINS), and their language."""
+    member = services.member(team_id, user_id)
+    with session_scope(services.engine) as session:
+        workspace = services.workspace(session, team_id)
+        admin = workspaces.is_admin(workspace, member, user_id=user_id,
+                                    settings_admins=services.settings.admin_user_ids)
+        return admin, workspaces.language_for(workspace, member)
+
+
 def rule_error_message(error: RuleError, *, language: str) -> dict:
     """Capability keys ("requests.unknown") have their words in "<capability>/errors.yaml.j2"."""
     prefix, dot, _rest = error.key.partition(".")

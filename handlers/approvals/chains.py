@@ -14,8 +14,7 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 
 import templates
-from handlers.common import Services, rule_error_message
-from handlers.requests.config import admin_and_language
+from handlers.common import Services, admin_and_language, rule_error_message
 from handlers.requests.triage import Outcome, open_modal, plain, tell, who  # noqa: F401  (tell: re-exported)
 from models.approvals import ApprovalConfig
 from models.approvals.chain import check_quorum, dump_yaml, parse_yaml

@@ -18,10 +18,9 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
-from handlers.common import Services, rule_error_message
+from handlers.common import Services, admin_and_language, rule_error_message
 from handlers.requests.common import as_template
 from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, who
-from models import workspaces
 from models.db import insert_once, session_scope, utcnow
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
@@ -35,15 +34,6 @@ REMINDER_ROWS = 20      # requests listed in one reminder; the rest are counted
 # Rule errors about one field of the config modal: shown inline under that block.
 FIELD_ERRORS = {"requests.bad_team_mode": "team_mode", "requests.empty_team": "product_team",
                 "requests.no_triage_channel": "triage_channel", "requests.bad_sla": "sla"}
-
-
-def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
-    member = services.member(team_id, user_id)
-    with session_scope(services.engine) as session:
-        workspace = services.workspace(session, team_id)
-        admin = workspaces.is_admin(workspace, member, user_id=user_id,
-                                    settings_admins=services.settings.admin_user_ids)
-        return admin, workspaces.language_for(workspace, member)
 
 
 def open_config_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:

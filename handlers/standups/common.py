@@ -14,15 +14,6 @@ from models.errors import RuleError
 TRIGGER_TOO_OLD = "requests/too_slow.yaml.j2"
 
 
-def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
-    member = services.member(team_id, user_id)
-    with session_scope(services.engine) as session:
-        workspace = services.workspace(session, team_id)
-        admin = workspaces.is_admin(workspace, member, user_id=user_id,
-                                    settings_admins=services.settings.admin_user_ids)
-        return admin, workspaces.language_for(workspace, member)
-
-
 def display_names(services: Services, team_id: str, users: list[str]) -> dict[str, str]:
     """Plain names for reports (users.info; also refreshes each member's zone and locale).
 

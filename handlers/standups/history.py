@@ -6,8 +6,7 @@ import re
 from datetime import timedelta
 
 import templates
-from handlers.common import Services
-from handlers.standups.common import admin_and_language
+from handlers.common import Services, admin_and_language
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 from models.standups.manage import find_standup

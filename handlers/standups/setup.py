@@ -8,11 +8,10 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 
 import templates
-from handlers.common import Services
+from handlers.common import Services, admin_and_language
 from handlers.requests.config import bot_is_in
 from handlers.standups.common import (
     TRIGGER_TOO_OLD,
-    admin_and_language,
     display_names,
     form_values,
     notice,
