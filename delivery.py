@@ -7,7 +7,9 @@ worker thread sends it after commit, records the channel and `ts` Slack returned
 retries with back-off when Slack or the network fails, so nothing queued is lost.
 
 slack_sdk's retry handlers do the short-term retrying (429 honouring Retry-After, 5xx,
-connection errors); the outbox does the long-term kind (minutes, restarts).
+connection errors); the outbox does the long-term kind (minutes, restarts). A post that is
+retried is first looked for in Slack by its key (message metadata), so a post that arrived
+after all is recorded, not repeated.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ REF = "$ref"              # edit it: fills channel + ts (chat.update)
 THREAD = "$thread"        # reply in its thread: fills channel + thread_ts
 PERMALINK = "$permalink"  # link to it: "$PERMALINK" anywhere in the args becomes its permalink
 PERMALINK_TOKEN = "$PERMALINK"
+# Every post carries its outbox key as message metadata, so a retry can find an earlier attempt
+# that reached Slack after all, instead of posting twice (chat.postMessage has no idempotency key).
+OUTBOX_EVENT = "tandem_outbox"
 
 
 class RateLimitGate(RateLimitErrorRetryHandler):
@@ -176,10 +181,15 @@ class Delivery:
                 outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
-            method, attempts, key, lane = row.method, row.attempts, row.key, row.lane
+            method, attempts, key, lane, queued_at = row.method, row.attempts, row.key, row.lane, row.created_at
         try:
             args = self._resolve(args, resolved)
-            response = self.call(method, **args)
+            posted = None
+            if method == "chat.postMessage":
+                args.setdefault("metadata", {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}})
+                if attempts > 1:  # an earlier attempt may have reached Slack (a timeout, a crash)
+                    posted = self._find_post(args, key=key, since=queued_at)
+            response = posted or self.call(method, **args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             with session_scope(self.engine) as session:
@@ -204,6 +214,29 @@ class Delivery:
         if followers:
             self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
+
+    def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
+        """The message an earlier attempt posted under `key`, found by its metadata in the
+        conversation (or thread) since the row was queued; None when there is none or Slack
+        cannot say (then it is posted again: a possible duplicate beats a lost message)."""
+        try:
+            channel = args["channel"]
+            if channel[:1] in ("U", "W"):  # a DM addressed to the user: history needs the DM's id
+                channel = self.call("conversations.open", users=channel)["channel"]["id"]
+            query = {"channel": channel, "oldest": f"{since.timestamp() - 60:.6f}", "include_all_metadata": True,
+                     "limit": 200}
+            if args.get("thread_ts"):
+                page = self.call("conversations.replies", ts=args["thread_ts"], **query)
+            else:
+                page = self.call("conversations.history", **query)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("outbox %s: could not look for an earlier post (%r); posting", key, exc)
+            return None
+        for message in page.get("messages") or []:
+            if ((message.get("metadata") or {}).get("event_payload") or {}).get("key") == key:
+                log.info("outbox %s: an earlier attempt was posted (%s); recording it", key, message["ts"])
+                return {"channel": channel, "ts": message["ts"]}
+        return None
 
     def _resolve(self, args: dict, resolved: dict) -> dict:
         if REF in resolved:

@@ -160,3 +160,71 @@ def test_a_fan_out_is_queued_in_one_statement_and_each_key_once(delivery, engine
     texts = sorted(m["text"] for m in slack.messages("C0GENERAL") if m["text"].startswith("fan "))
     assert texts == [f"fan {n}" for n in range(1, 6)]
     assert row(engine, "fan:3").lane == "fan:3"
+
+
+class Crash(Exception):
+    """The process dies after Slack accepted a post and before the outbox recorded it."""
+
+
+def crash_before_recording(monkeypatch, after: int = 0):
+    recorded = outbox.mark_sent
+    calls = []
+
+    def mark_sent(session, **kwargs):
+        calls.append(kwargs["message_id"])
+        if len(calls) > after:
+            raise Crash()
+        recorded(session, **kwargs)
+
+    monkeypatch.setattr(outbox, "mark_sent", mark_sent)
+    return lambda: monkeypatch.setattr(outbox, "mark_sent", recorded)
+
+
+@pytest.mark.parametrize("where", ["channel", "dm", "thread"])
+def test_a_post_that_reached_slack_before_a_crash_is_recorded_not_posted_again(delivery, engine, slack,
+                                                                               monkeypatch, where):
+    from tests.slack import ALICE
+
+    thread = {}
+    if where == "thread":
+        queue_post(delivery, engine, "card:9", text="the card")
+        delivery.drain()
+        thread = {"thread_ts": row(engine, "card:9").ts}
+    channel = ALICE if where == "dm" else "C0GENERAL"
+    with session_scope(engine) as session:
+        delivery.queue(session, key="notice:9", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
+                       channel=channel, text="exactly once", **thread)
+    restore = crash_before_recording(monkeypatch)
+    with pytest.raises(Crash):
+        delivery.drain()
+    restore()
+    assert row(engine, "notice:9").status == "sending"
+    restarted = Delivery(token=slack.bot_token, api_url=slack.api_url, engine=engine)
+    assert restarted.drain(now=utcnow() + outbox.LEASE + timedelta(seconds=1)) == 1  # the lease ran out
+    [message] = [m for m in slack.messages(channel) if m["text"] == "exactly once"]
+    sent = row(engine, "notice:9")
+    assert (sent.status, sent.ts) == ("sent", message["ts"])
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("text") == "exactly once"]) == 1
+
+
+def test_a_post_that_timed_out_but_arrived_is_not_posted_twice(engine, slack, apps_not_sending):
+    from tests.conftest import wait_until
+
+    sender = Delivery(token=slack.bot_token, api_url=slack.api_url, engine=engine, timeout=1)
+    queue_post(sender, engine, "notice:10", text="slow but there")
+    slack.fail_next("chat.postMessage", delay=1.5)  # answered after the client gave up
+    assert sender.drain() == 0
+    assert row(engine, "notice:10").last_error
+    wait_until(lambda: posted(slack, text="slow but there"), message="Slack to finish the slow post")
+    assert sender.drain(now=utcnow() + timedelta(minutes=1)) == 1
+    [message] = posted(slack, text="slow but there")
+    assert row(engine, "notice:10").ts == message["ts"]
+
+
+def test_a_retry_that_finds_nothing_posts(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:11", text="second time lucky")
+    slack.fail_next("chat.postMessage", times=3, status=503)
+    assert delivery.drain() == 0
+    assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
+    assert [c.method for c in slack.calls_to("conversations.history")] == ["conversations.history"]
+    assert len(posted(slack, text="second time lucky")) == 1

@@ -1109,20 +1109,46 @@ class LocalSlack:
         page, cursor = self._paginate(list(conv["members"]), args, default_limit=100)
         return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
+    def _api_conversations_history(self, args: dict) -> dict:
+        """Top-level messages, newest first, between `oldest` and `latest` (exclusive unless
+        `inclusive`); message metadata only with include_all_metadata, as Slack does."""
+        conv = self._resolve_channel(args.get("channel"), allow_user=False)
+        top = [m for m in self._messages.get(conv["id"], []) if m["thread_ts"] in (None, m["ts"])]
+        page, cursor = self._paginate(self._between(list(reversed(top)), args), args, default_limit=100)
+        return {
+            "messages": self._shown(page, args),
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
     def _api_conversations_replies(self, args: dict) -> dict:
         conv = self._resolve_channel(args.get("channel"), allow_user=False)
         parent = self._find_message(conv["id"], args.get("ts"))
         if parent is None:
             raise ApiError("thread_not_found")
-        thread = [parent] + [
-            m for m in self._messages[conv["id"]] if m["thread_ts"] == parent["ts"] and m is not parent
-        ]
-        page, cursor = self._paginate(thread, args, default_limit=1000)
+        replies = [m for m in self._messages[conv["id"]] if m["thread_ts"] == parent["ts"] and m is not parent]
+        page, cursor = self._paginate([parent] + self._between(replies, args), args, default_limit=1000)
         return {
-            "messages": copy.deepcopy(page),
+            "messages": self._shown(page, args),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
+
+    @staticmethod
+    def _between(messages: list[dict], args: dict) -> list[dict]:
+        inclusive = _truthy(args.get("inclusive"))
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        return [m for m in messages
+                if (oldest <= float(m["ts"]) if inclusive else oldest < float(m["ts"]))
+                and (float(m["ts"]) <= latest if inclusive else float(m["ts"]) < latest)]
+
+    @staticmethod
+    def _shown(messages: list[dict], args: dict) -> list[dict]:
+        shown = copy.deepcopy(messages)
+        if not _truthy(args.get("include_all_metadata")):
+            for message in shown:
+                message.pop("metadata", None)
+        return shown
 
     # -- users, user groups ----------------------------------------------------------------
 

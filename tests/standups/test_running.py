@@ -1,6 +1,7 @@
 """A day of a standup end to end: prompt DMs, "Fill in" and "Skip today", one report edited in
 place, nudges to the late ones only, finalisation naming the missing, exactly once throughout."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,11 +9,12 @@ from sqlmodel import select
 
 from handlers.standups import running
 from models.db import session_scope
-from models.outbox import OutboxMessage
+from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
 from tests.conftest import wait_until
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
+from tests.test_delivery import crash_before_recording
 
 EVERYONE = (OWNER, NY, BERLIN, SHANGHAI)
 
@@ -162,6 +164,24 @@ def test_a_fan_out_killed_midway_resumes_without_duplicates(sender, slack, tande
     with session_scope(tandem.engine) as session:
         keys = list(session.exec(select(OutboxMessage.key).where(OutboxMessage.key.endswith(":prompt"))))
     assert len(keys) == 4
+
+
+def test_a_sender_dying_midway_after_slack_took_the_posts_still_prompts_each_once(sender, slack, tandem, today,
+                                                                                 monkeypatch, caplog):
+    restore = crash_before_recording(monkeypatch, after=2)  # two recorded; then it "dies" after each post
+    with caplog.at_level(logging.CRITICAL, logger="tandem.delivery"):
+        tick(tandem, today)
+        wait_until(lambda: all(prompt_of(slack, user) for user in EVERYONE), message="Slack to take all four")
+        restore()
+        with session_scope(tandem.engine) as session:
+            stuck = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+        assert len(stuck) == 2
+        tandem.services.delivery.drain(now=datetime.now(UTC) + LEASE + timedelta(seconds=1))  # after a restart
+    assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
+    assert len(slack.calls_to("chat.postMessage")) == 4
+    with session_scope(tandem.engine) as session:
+        statuses = session.exec(select(OutboxMessage.status).where(OutboxMessage.key.endswith(":prompt"))).all()
+    assert statuses == ["sent"] * 4
 
 
 def test_a_failing_slack_is_retried_by_the_outbox_and_still_one_prompt_each(sender, slack, tandem, today):
