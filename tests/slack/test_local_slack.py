@@ -262,6 +262,22 @@ def test_conversations(local_slack, client):
     assert api_error(client.conversations_replies, channel=GENERAL, ts="1.2")["error"] == "thread_not_found"
 
 
+def test_history_newest_first_with_metadata_only_when_asked(local_slack, client):
+    first = client.chat_postMessage(channel=GENERAL, text="first")
+    tagged = {"event_type": "tandem_outbox", "event_payload": {"key": "k:1"}}
+    second = client.chat_postMessage(channel=GENERAL, text="second", metadata=tagged)
+    client.chat_postMessage(channel=GENERAL, text="a reply", thread_ts=first["ts"])
+    history = client.conversations_history(channel=GENERAL)
+    assert [m["text"] for m in history["messages"]] == ["second", "first"]  # replies stay in their thread
+    assert "metadata" not in history["messages"][0]
+    since = client.conversations_history(channel=GENERAL, oldest=first["ts"], include_all_metadata=True)
+    assert [(m["text"], m.get("metadata")) for m in since["messages"]] == [("second", tagged)]  # oldest: exclusive
+    assert [m["text"] for m in client.conversations_history(channel=GENERAL, latest=second["ts"],
+                                                            inclusive=True)["messages"]] == ["second", "first"]
+    replies = client.conversations_replies(channel=GENERAL, ts=first["ts"], oldest=second["ts"])
+    assert [m["text"] for m in replies["messages"]] == ["first", "a reply"]
+
+
 def test_users_and_usergroups(local_slack, client):
     chen = client.users_info(user=CHEN, include_locale=True)["user"]
     assert chen["locale"] == "zh-CN" and chen["tz"] == "Asia/Shanghai" and chen["tz_offset"] == 8 * 3600
