@@ -104,6 +104,29 @@ def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[
         return admin, workspaces.language_for(workspace, member)
 
 
+def form_values(view: dict) -> dict:
+    """A submitted modal's state: block_id → the element's value (one element per block)."""
+    values: dict = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind in ("static_select", "radio_buttons"):
+                values[block_id] = (element.get("selected_option") or {}).get("value")
+            elif kind in ("checkboxes", "multi_static_select"):
+                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
+            elif kind == "conversations_select":
+                values[block_id] = element.get("selected_conversation")
+            elif kind == "channels_select":
+                values[block_id] = element.get("selected_channel")
+            elif kind == "users_select":
+                values[block_id] = element.get("selected_user")
+            elif kind == "multi_users_select":
+                values[block_id] = list(element.get("selected_users") or [])
+            else:
+                values[block_id] = element.get("value")
+    return values
+
+
 def rule_error_message(error: RuleError, *, language: str) -> dict:
     """Capability keys ("requests.unknown") have their words in "<capability>/errors.yaml.j2"."""
     prefix, dot, _rest = error.key.partition(".")

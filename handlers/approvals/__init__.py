@@ -34,5 +34,6 @@ def register(app: AsyncApp, services: Services) -> None:
         services, subcommands=SUBCOMMANDS, usage_template="approvals/usage.yaml.j2", default="help"))
 
     app.view("approval_config")(outcome_listener(services, chains.submit_config))
+    app.view("approval_config_form")(outcome_listener(services, chains.submit_form))
 
     deciding.register(app, services)

@@ -14,10 +14,10 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 
 import templates
-from handlers.common import Services, admin_and_language, rule_error_message
+from handlers.common import Services, admin_and_language, form_values, rule_error_message
 from handlers.requests.triage import Outcome, open_modal, plain, tell, who  # noqa: F401  (tell: re-exported)
 from models.approvals import ApprovalConfig
-from models.approvals.chain import check_quorum, dump_yaml, parse_yaml
+from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 from settings import ConfigurationError
@@ -91,30 +91,97 @@ def chain_for(services: Services, team_id: str) -> list[dict]:
 
 
 # -- /approval config ------------------------------------------------------------------------------
+FORM_STAGES = 5  # stages the form shows; longer chains and user groups are edited as YAML
+FORM_MODES = ("any", "all", 2, 3, 4, 5)
+# Which field of a form stage a rule error is shown under (the name field otherwise).
+FORM_FIELDS = {"approvals.empty_stage": "approvers", "approvals.impossible_quorum": "approvers",
+               "approvals.bad_user": "approvers", "approvals.unknown_user": "approvers",
+               "approvals.bad_mode": "mode", "approvals.bad_due": "due", "approvals.bad_condition": "when"}
+
+
 def open_config(services: Services, *, command: dict, words: list[str]) -> dict | None:
+    """/approval config: the form (pickers per stage), or `/approval config yaml` for the YAML text
+    (also when the chain uses what the form cannot show: user groups, more stages, bigger quorums)."""
     team_id, user_id = command["team_id"], command["user_id"]
     admin, language = admin_and_language(services, team_id, user_id)
     if not admin:
         raise RuleError("not_admin")
     with session_scope(services.engine) as session:
-        current = dump_yaml(configured(services, session, team_id))
-    view = templates.render("approvals/config_modal.yaml.j2", language=language, current=current, limit=YAML_LIMIT,
-                            metadata=json.dumps({"channel": command.get("channel_id")}))
+        current = configured(services, session, team_id)
+    metadata = json.dumps({"channel": command.get("channel_id")})
+    if words[:1] == ["yaml"] or not fits_form(current):
+        view = templates.render("approvals/config_modal.yaml.j2", language=language, current=dump_yaml(current),
+                                limit=YAML_LIMIT, metadata=metadata)
+    else:
+        stages = [form_stage(stage) for stage in current]
+        stages += [form_stage(None)] * (FORM_STAGES - len(stages))
+        view = templates.render("approvals/config_form.yaml.j2", language=language, stages=stages,
+                                metadata=metadata)
     if not open_modal(services, command["trigger_id"], view):
         return templates.render("requests/too_slow.yaml.j2", language=language)
     return None
 
 
+def fits_form(stages: list[dict]) -> bool:
+    return len(stages) <= FORM_STAGES and all(not s.get("usergroup") and s["mode"] in FORM_MODES for s in stages)
+
+
+def form_stage(stage: dict | None) -> dict:
+    """A stage as the form's fields show it (None: an empty stage)."""
+    stage = stage or {"name": "", "approvers": [], "mode": "any", "due_hours": 24, "backup": None, "when": None}
+    when = stage.get("when") or {}
+    when_value = {"budget": "budget", "support": f"support:{when.get('includes')}"}.get(when.get("field"), "always")
+    return {**stage, "when_value": when_value, "amount": when.get("at_least")}
+
+
 def submit_config(services: Services, body: dict) -> Outcome:
+    """The YAML modal."""
+    text = (((body["view"].get("state") or {}).get("values") or {}).get("chain") or {}).get("yaml", {}).get("value")
+    return _submit(services, body, lambda: parse_yaml(text or ""), lambda error: "chain")
+
+
+def submit_form(services: Services, body: dict) -> Outcome:
+    """The form: each named stage becomes one in the chain, checked by the same rules as YAML."""
+    values = form_values(body["view"])
+    raw, blocks = [], []  # the stages given, and the form block (s0…s4) each came from
+    for n in range(FORM_STAGES):
+        field = {key: values.get(f"s{n}_{key}") for key in ("name", "approvers", "mode", "due", "backup", "when",
+                                                             "amount")}
+        name = (field["name"] or "").strip()
+        if not name and not field["approvers"]:
+            continue  # an unused stage
+        if not name:
+            return _refuse(services, body, RuleError("approvals.no_name", stage=f"#{n + 1}"), f"s{n}_name")
+        when = field["when"] or "always"
+        condition = {"field": "budget", "at_least": field["amount"]} if when == "budget" else \
+            {"field": "support", "includes": when.partition(":")[2]} if when.startswith("support:") else None
+        due = field["due"] or "24"
+        raw.append({"name": name, "approvers": field["approvers"] or [], "mode": field["mode"] or "any",
+                    "due_hours": int(due) if due.isdigit() else due, "backup": field["backup"], "when": condition})
+        blocks.append(n)
+
+    def block_of(error: RuleError) -> str:
+        named = str(error.params.get("stage", ""))
+        matches = [i for i, stage in enumerate(raw) if stage["name"].lower() == named.lower()]
+        if matches:
+            index = matches[-1] if error.key == "approvals.duplicate_stage" else matches[0]
+        else:  # "#2": the second stage given
+            index = int(named[1:]) - 1 if named[1:].isdigit() and 0 < int(named[1:]) <= len(raw) else 0
+        return f"s{blocks[index] if blocks else 0}_{FORM_FIELDS.get(error.key, 'name')}"
+
+    return _submit(services, body, lambda: check_chain(raw), block_of)
+
+
+def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
+    """Check the chain (shape, then users and groups with Slack) and save it; problems inline."""
     team_id, user_id = who(body)
     view = body["view"]
-    text = (((view.get("state") or {}).get("values") or {}).get("chain") or {}).get("yaml", {}).get("value") or ""
     admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
     try:
         if not admin:
             raise RuleError("not_admin")
-        stages = parse_yaml(text)
+        stages = parse()
         expanded = expand(services, stages, check_users=True)
         with session_scope(services.engine) as session:
             row = session.get(ApprovalConfig, team_id) or ApprovalConfig(team_id=team_id, updated_at=now)
@@ -125,9 +192,15 @@ def submit_config(services: Services, body: dict) -> Outcome:
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:
-        message = rule_error_message(error, language=language)
-        if error.key == "not_admin":
-            return Outcome(notice=message, channel=json.loads(view.get("private_metadata") or "{}").get("channel"))
-        return Outcome(ack={"response_action": "errors", "errors": {"chain": plain(message["text"])}})
+        return _refuse(services, body, error, block_of(error))
     services.delivery.kick()
     return Outcome()
+
+
+def _refuse(services: Services, body: dict, error: RuleError, block: str) -> Outcome:
+    team_id, user_id = who(body)
+    message = rule_error_message(error, language=services.language_of(team_id, user_id))
+    if error.key == "not_admin":
+        channel = json.loads(body["view"].get("private_metadata") or "{}").get("channel")
+        return Outcome(notice=message, channel=channel)
+    return Outcome(ack={"response_action": "errors", "errors": {block: plain(message["text"])}})

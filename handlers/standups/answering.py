@@ -10,10 +10,9 @@ from sqlmodel import select
 
 import templates
 from delivery import REF
-from handlers.common import Services, admin_and_language
+from handlers.common import Services, admin_and_language, form_values
 from handlers.standups.common import (
     TRIGGER_TOO_OLD,
-    form_values,
     notice,
     open_modal,
     plain,

@@ -46,24 +46,3 @@ def notice(language: str, key: str, **params) -> dict:
 def respond(services: Services, body: dict, message: dict) -> None:
     if body.get("response_url"):
         services.delivery.respond(body["response_url"], {**message, "replace_original": False})
-
-
-def form_values(view: dict) -> dict:
-    """A submitted modal's state: block_id → the element's value, for the elements standups use."""
-    values: dict = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        for element in actions.values():
-            kind = element.get("type")
-            if kind in ("static_select", "radio_buttons"):
-                values[block_id] = (element.get("selected_option") or {}).get("value")
-            elif kind in ("checkboxes", "multi_static_select"):
-                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
-            elif kind == "conversations_select":
-                values[block_id] = element.get("selected_conversation")
-            elif kind == "channels_select":
-                values[block_id] = element.get("selected_channel")
-            elif kind == "multi_users_select":
-                values[block_id] = list(element.get("selected_users") or [])
-            else:
-                values[block_id] = element.get("value")
-    return values

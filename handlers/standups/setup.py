@@ -8,12 +8,11 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 
 import templates
-from handlers.common import Services, admin_and_language
+from handlers.common import Services, admin_and_language, form_values
 from handlers.requests.config import bot_is_in
 from handlers.standups.common import (
     TRIGGER_TOO_OLD,
     display_names,
-    form_values,
     notice,
     open_modal,
     plain,
