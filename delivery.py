@@ -18,7 +18,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -48,6 +50,7 @@ REF = "$ref"              # edit it: fills channel + ts (chat.update)
 THREAD = "$thread"        # reply in its thread: fills channel + thread_ts
 PERMALINK = "$permalink"  # link to it: "$PERMALINK" anywhere in the args becomes its permalink
 PERMALINK_TOKEN = "$PERMALINK"
+HOME = "$home"            # views.publish of this user's Home tab, rendered when sent (see `late`)
 # Every post carries its outbox key as message metadata, so a retry can find an earlier attempt
 # that reached Slack after all, instead of posting twice (chat.postMessage has no idempotency key).
 OUTBOX_EVENT = "tandem_outbox"
@@ -108,6 +111,9 @@ class Delivery:
         self._stop = threading.Event()
         self.workers = workers
         self._threads: list[threading.Thread] = []
+        # Arguments made when a message is sent, from what the database holds then: a marker in the
+        # queued args (HOME) → f(team_id, its value) giving the real ones. Handlers register them.
+        self.late: dict[str, Callable[[str, Any], dict]] = {}
 
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
@@ -182,8 +188,11 @@ class Delivery:
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
             method, attempts, key, lane, queued_at = row.method, row.attempts, row.key, row.lane, row.created_at
+            team_id = row.team_id
         try:
             args = self._resolve(args, resolved)
+            for marker in [name for name in args if name in self.late]:
+                args.update(self.late[marker](team_id, args.pop(marker)))
             posted = None
             if method == "chat.postMessage":
                 args.setdefault("metadata", {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from apscheduler.triggers.cron import CronTrigger
@@ -9,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 import templates
+from delivery import HOME
 from handlers.approvals import finding as approvals_finding
 from handlers.common import Services
 from handlers.requests import finding, triage
@@ -19,12 +21,20 @@ from scheduler import Job
 log = logging.getLogger("tandem.events")
 
 
-def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
+def home_view(services: Services, team_id: str, user_id: str) -> dict:
     language = services.language_of(team_id, user_id)
-    view = templates.render("home.yaml.j2", language=language, version=services.version,
+    return templates.render("home.yaml.j2", language=language, version=services.version,
                             **finding.home_context(services, team_id, user_id),
                             **approvals_finding.home_context(services, team_id, user_id))
-    services.delivery.call("views.publish", user_id=user_id, view=view)
+
+
+def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
+    services.delivery.call("views.publish", user_id=user_id, view=home_view(services, team_id, user_id))
+
+
+def home_args(services: Services, team_id: str, user_id: str) -> dict:
+    """A queued Home refresh (delivery.HOME), rendered when it is sent: the tab as it is then."""
+    return {"user_id": user_id, "view": home_view(services, team_id, user_id)}
 
 
 def first_time(services: Services, *, event_id: str, team_id: str) -> bool:
@@ -46,6 +56,8 @@ def job_sources(services: Services):
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    services.delivery.late[HOME] = functools.partial(home_args, services)
+
     async def once_per_event(body, next):
         """Slack retries events it thinks we missed (X-Slack-Retry-Num); the event_id decides."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None

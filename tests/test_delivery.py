@@ -166,7 +166,9 @@ class Crash(Exception):
     """The process dies after Slack accepted a post and before the outbox recorded it."""
 
 
-def crash_before_recording(monkeypatch, after: int = 0):
+def crash_before_recording(monkeypatch, after: int = 0) -> tuple:
+    """From the `after`+1-th post on, "die" between Slack taking it and the outbox recording it.
+    Returns (restore, calls): put the real mark_sent back; the message ids it was called for."""
     recorded = outbox.mark_sent
     calls = []
 
@@ -177,7 +179,7 @@ def crash_before_recording(monkeypatch, after: int = 0):
         recorded(session, **kwargs)
 
     monkeypatch.setattr(outbox, "mark_sent", mark_sent)
-    return lambda: monkeypatch.setattr(outbox, "mark_sent", recorded)
+    return (lambda: monkeypatch.setattr(outbox, "mark_sent", recorded)), calls
 
 
 @pytest.mark.parametrize("where", ["channel", "dm", "thread"])
@@ -194,7 +196,7 @@ def test_a_post_that_reached_slack_before_a_crash_is_recorded_not_posted_again(d
     with session_scope(engine) as session:
         delivery.queue(session, key="notice:9", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
                        channel=channel, text="exactly once", **thread)
-    restore = crash_before_recording(monkeypatch)
+    restore, _calls = crash_before_recording(monkeypatch)
     with pytest.raises(Crash):
         delivery.drain()
     restore()

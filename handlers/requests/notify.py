@@ -1,7 +1,8 @@
 """What a filed or changed request tells Slack, queued in the same transaction as the change.
 
 The triage card is posted once under `request:{id}:card`; every later change edits it in
-place (chat.update by reference), adds one line to its thread, and DMs the requester.
+place (chat.update by reference), adds one line to its thread, DMs the requester, and refreshes
+the Home tab of the requester and the owner (rendered when sent, so it shows the latest state).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 import templates
-from delivery import PERMALINK, REF, THREAD
+from delivery import HOME, PERMALINK, REF, THREAD
 from handlers.common import Services
 from handlers.requests.common import as_template, cached_language, workspace_language
 from models.outbox import OutboxMessage
@@ -48,6 +49,8 @@ def queue_filed(services: Services, session: Session, request: Request, *, now: 
     links = {PERMALINK: card_key(request)} if config.triage_channel else {}
     queue(session, key=f"request:{request.id}:dm:filed", team_id=request.team_id, method="chat.postMessage",
           now=now, channel=request.requester, text=dm["text"], blocks=dm["blocks"], **links)
+    queue(session, key=f"request:{request.id}:filed:home", team_id=request.team_id, method="views.publish",
+          now=now, **{HOME: request.requester})
 
 
 def queue_change(services: Services, session: Session, change: Change, *, now: datetime) -> None:
@@ -64,6 +67,9 @@ def queue_change(services: Services, session: Session, change: Change, *, now: d
                                 r=as_template(request), e=_event(event))
         queue(session, key=f"request:{request.id}:event:{event.id}:thread", team_id=team_id,
               method="chat.postMessage", now=now, text=line["text"], **{THREAD: card_key(request)})
+    for user in dict.fromkeys(u for u in (request.requester, request.assignee) if u):  # their Home tabs
+        queue(session, key=f"request:{request.id}:event:{event.id}:home:{user}", team_id=team_id,
+              method="views.publish", now=now, **{HOME: user})
     if event.actor != request.requester:
         language = cached_language(services, session, team_id=team_id, user_id=request.requester)
         dm = templates.render("requests/dm_change.yaml.j2", language=language, r=as_template(request),

@@ -119,3 +119,22 @@ def test_home_in_chinese(sender, slack, tandem, workspace):
     assert section(home, "assigned") == ("*分配给我的* (0)", [], "目前没有分配给你的需求。")
     assert section(home, "triage") is None
     assert any(b["type"] == "header" and b["text"]["text"] == "需求" for b in home["blocks"])
+
+
+def test_home_tabs_follow_each_change_without_being_reopened(sender, slack, tandem, workspace):
+    from tests.requests.test_triage import card, card_shows
+    from tests.slack.payloads import action
+
+    request = file_quickly(tandem, workspace.team_id, OPS)
+    tandem.settle()
+    assert section(slack.views[OPS]["home"], "mine")[:2] == ("*My open requests* (1)", ["REQ-1"])
+    sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request))
+    pick = [action("request_assign", type="users_select", selected_user=PM2)]
+    sender.action(PM1, pick, message=card_shows(slack, tandem, request, "Accepted"))
+    wait_until(lambda: f"<@{PM2}>" in str(card(slack, tandem, request)["blocks"]), message="the owner on the card")
+    sender.action(PM2, [action("request_start")], message=card(slack, tandem, request))
+    tandem.settle()
+    assert "In progress" in json.dumps(slack.views[OPS]["home"])  # rendered when sent: the latest state
+    assert section(slack.views[PM2]["home"], "assigned")[:2] == ("*Assigned to me* (1)", ["REQ-1"])
+    publishes = [c for c in slack.calls_to("views.publish") if c.ok]
+    assert {c.args["user_id"] for c in publishes} == {OPS, PM2}  # the requester and the owner only
