@@ -143,12 +143,13 @@ def run_subcommand(services: Services, function, *, command: dict, words: list[s
         return rule_error_message(error, language=services.language_of(command["team_id"], command["user_id"]))
 
 
-def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str):
+def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str,
+                        usage_context: dict | None = None):
     """The listener for a capability's slash command: `/request list …` → subcommands["list"].
 
     `subcommands` maps a word to (function, ack_first). Modal openers and slow work ack at once
     and answer through the response_url (trigger_id lives 3 s); quick answers go back in the ack.
-    Anything else gets the capability's usage, translated.
+    Anything else gets the capability's usage (rendered with `usage_context` too), translated.
     """
 
     async def listener(ack, command):
@@ -156,7 +157,8 @@ def subcommand_listener(services: Services, *, subcommands: dict, usage_template
         sub = words[0].lower() if words else default
         if sub not in subcommands:
             language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
-            await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0]))
+            await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0],
+                                       **(usage_context or {})))
             return
         function, ack_first = subcommands[sub]
         if ack_first:
