@@ -26,7 +26,7 @@ from models import outbox
 from models.db import session_scope, utcnow
 from models.errors import RuleError
 from models.requests.forms import FormErrors
-from models.standups import Standup, StandupAnswer, StandupRun
+from models.standups import Standup, StandupAnswer, StandupRun, StandupSend
 from models.standups.answers import (
     clear_away,
     open_run,
@@ -38,7 +38,7 @@ from models.standups.answers import (
 )
 from models.standups.forms import ANSWER_LENGTH
 from models.standups.manage import find_standup
-from models.standups.schedule import PROMPT, zones_of
+from models.standups.schedule import zones_of
 
 
 def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger_id: str, run_id: int) -> dict | None:
@@ -102,7 +102,7 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
             standup, run, _answer = record_answer(session, team_id=team_id, run_id=run_id, user_id=user_id,
                                                   answers=answers, now=now)
             queue_report(services, session, standup=standup, run=run, now=now, changed_user=user_id)
-            _show_prompt_answered(services, session, standup=standup, run=run, user_id=user_id, language=language,
+            _show_dms_answered(services, session, standup=standup, run=run, user_id=user_id, language=language,
                                   now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
@@ -114,17 +114,22 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
     return None
 
 
-def _show_prompt_answered(services: Services, session, *, standup: Standup, run: StandupRun, user_id: str,
+def _show_dms_answered(services: Services, session, *, standup: Standup, run: StandupRun, user_id: str,
                           language: str, now) -> None:
-    """The prompt DM becomes "answered", with an Edit button, once (later edits leave it as it is)."""
-    prompt = dm_key(run.id, user_id, PROMPT)
-    if not outbox.is_live(session, key=prompt):  # no prompt to edit (answered before it was due, or it failed)
+    """The day's prompt and nudge DMs become "answered", with an Edit button, once each (later
+    edits leave them as they are)."""
+    kinds = session.exec(select(StandupSend.kind).where(StandupSend.run_id == run.id,
+                                                        StandupSend.user_id == user_id)).all()
+    keys = [key for key in (dm_key(run.id, user_id, kind) for kind in kinds)
+            if outbox.is_live(session, key=key)]  # a DM that failed for good has nothing to edit
+    if not keys:
         return
     message = templates.render("standups/prompt.yaml.j2", language=language, answered=True, name=standup.name,
                                channel=standup.channel, run_id=run.id, date=run.local_date.isoformat(),
                                report_at=run.report_at)
-    services.delivery.queue(session, key=f"{prompt}:answered", team_id=run.team_id, method="chat.update", now=now,
-                            text=message["text"], blocks=message["blocks"], **{REF: prompt})
+    for key in keys:
+        services.delivery.queue(session, key=f"{key}:answered", team_id=run.team_id, method="chat.update",
+                                now=now, text=message["text"], blocks=message["blocks"], **{REF: key})
 
 
 def edit_answer(services: Services, *, command: dict, words: list[str]) -> dict | None:

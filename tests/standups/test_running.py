@@ -113,6 +113,18 @@ def test_answers_over_the_limit_and_skip_after_answering_are_refused(sender, sla
     assert refusal == "You have answered daily today already; use Fill in to change your answers."
 
 
+def test_answering_after_a_nudge_turns_both_dms_into_answered(sender, slack, tandem, today):
+    tick(tandem, today)
+    later = today + timedelta(minutes=31)
+    tick(tandem, later)
+    drain_at(tandem, later)
+    assert len(prompt_of(slack, BERLIN)) == 2  # the prompt and the reminder
+    answer(sender, slack, BERLIN, "late", "but here", "")
+    tandem.settle()
+    assert [m["text"] for m in prompt_of(slack, BERLIN)] == ["Your answers to standup daily are in the report."] * 2
+    assert all("standup_skip" not in str(m["blocks"]) for m in slack.messages(BERLIN))
+
+
 def test_nudges_only_the_late_and_finalising_names_the_missing(sender, slack, tandem, today):
     tick(tandem, today)
     tandem.settle()
