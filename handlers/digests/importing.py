@@ -18,6 +18,8 @@ def download(services: Services, url: str, *, limit: int) -> bytes:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {services.settings.slack_bot_token}"})
     try:
         with urllib.request.urlopen(request, timeout=services.settings.slack_timeout_seconds) as response:
+            if response.headers.get_content_type() == "text/html":  # redirected to sign-in: no files:read
+                raise RuleError("digests.csv_no_access")
             data = response.read(limit + 1)
     except (urllib.error.URLError, OSError) as exc:
         raise RuleError("digests.csv_download", error=str(getattr(exc, "reason", exc))[:200]) from None

@@ -116,42 +116,7 @@ def test_show_gives_weekly_values_with_change(sender, slack, tandem):
     assert reply(sender, slack, "/metric", "show GMV forever")["text"] == refusal("digests.show_usage")
 
 
-@pytest.fixture
-def file_server(slack):
-    """Serves uploaded files at url_private_download, only to the bot token (as Slack does)."""
-    import http.server
-    import threading
-
-    files: dict[str, bytes] = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            data = files.get(self.path)
-            if self.headers.get("Authorization") != f"Bearer {slack.bot_token}" or data is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def add(name: str, data: bytes) -> dict:
-        files[f"/files-pri/{name}"] = data
-        return {"id": f"F{len(files)}", "name": name, "size": len(data), "filetype": "csv",
-                "url_private_download": f"http://127.0.0.1:{server.server_port}/files-pri/{name}"}
-
-    yield add
-    server.shutdown()
-
-
-def test_import_of_an_uploaded_csv_file(sender, slack, tandem, file_server):
+def test_import_of_an_uploaded_csv_file(sender, slack, tandem):
     from tests.conftest import wait_until
     from tests.slack import ADMIN
 
@@ -165,15 +130,30 @@ def test_import_of_an_uploaded_csv_file(sender, slack, tandem, file_server):
         state = {"file": {"file": {"type": "file_input", "files": list(files)}}}
         return (sender.view_submission(ADMIN, view, state).json() or {}).get("errors")
 
-    huge = dict(file_server("huge.csv", b"x"), size=50 * 1024 * 1024)  # Slack says 50 MB: not downloaded
+    huge = dict(slack.add_file("huge.csv", b"x"), size=50 * 1024 * 1024)  # Slack says 50 MB: not downloaded
     assert submit(huge) == {"file": refusal("digests.csv_too_big", size_mb=50.0, limit_mb=5)}
-    lying = dict(file_server("lying.csv", b"DAU,2026-11-02,1\n" * 400_000), size=100)  # bigger than it said
+    lying = dict(slack.add_file("lying.csv", b"DAU,2026-11-02,1\n" * 400_000), size=100)  # bigger than it said
     assert submit(lying) == {"file": refusal("digests.csv_too_big", size_mb="> 5", limit_mb=5)}
     assert submit() == {"file": refusal("digests.import_usage")}
     assert points(tandem, "DAU") == {}
-    good = file_server("dau.csv", "\ufeffmetric,date,value\nDAU,2026-11-02,100\nDAU,2026-11-03,x\n".encode())
+    good = slack.add_file("dau.csv", "\ufeffmetric,date,value\nDAU,2026-11-02,100\nDAU,2026-11-03,x\n".encode())
     assert submit(good) is None
     dm = wait_until(lambda: slack.messages(slack.dm_channel_of(ADMIN)), message="the report")[0]
     assert dm["text"] == "Import: 1 rows accepted, 1 rejected."
     assert dm["blocks"][1]["text"]["text"] == "Line 3: " + refusal("digests.not_a_number", given="x")
     assert points(tandem, "DAU") == {"2026-11-02": 100.0}
+
+
+def test_a_file_slack_will_not_hand_over_is_refused_clearly(sender, slack, tandem, monkeypatch):
+    from tests.conftest import wait_until
+    from tests.slack import ADMIN
+
+    define(tandem.engine, slack.team_id, ["DAU"])
+    sender.command("/metric", "import", user_id=ADMIN)
+    view = wait_until(lambda: ((slack.views.get(ADMIN) or {}).get("modals") or [None])[-1], message="the modal")
+    upload = slack.add_file("dau.csv", b"DAU,2026-11-02,100\n")
+    monkeypatch.setattr(tandem.services.settings, "slack_bot_token", "xoxb-without-files-read")
+    state = {"file": {"file": {"type": "file_input", "files": [upload]}}}
+    errors = (sender.view_submission(ADMIN, view, state).json() or {}).get("errors")
+    assert errors == {"file": refusal("digests.csv_no_access")}
+    assert points(tandem, "DAU") == {}

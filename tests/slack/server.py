@@ -177,6 +177,8 @@ class LocalSlack(WebApiMethods, PushChannels):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._handle_download)
+        app.router.add_get("/signin", self._handle_signin)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
         self._server = ServerThread(app, name="local-slack").start()
@@ -367,6 +369,17 @@ class LocalSlack(WebApiMethods, PushChannels):
         with self._lock:
             v = self._views.get(view_id)
             return copy.deepcopy(v) if v else None
+
+    def add_file(self, name: str, data: bytes, filetype: str = "csv") -> dict:
+        """A file a user uploaded (in a file_input, say): the file object Slack would send, whose
+        url_private_download serves `data` to the bot token only."""
+        with self._lock:
+            file_id = self._next_id("F")
+            self._files[file_id] = UploadedFile(id=file_id, filename=name, length=len(data), content=data,
+                                                completed=True)
+        url = f"{self.url}/files-pri/{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "filetype": filetype, "size": len(data),
+                "url_private": url, "url_private_download": url}
 
     @property
     def files(self) -> list[UploadedFile]:

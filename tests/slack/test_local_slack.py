@@ -779,3 +779,15 @@ def test_signed_payloads_reach_a_bolt_app(local_slack):
         assert sender.post(body, "application/json", timestamp=int(time.time()) - 600).status == 401
     finally:
         server.stop()
+
+
+def test_a_users_file_downloads_with_the_bot_token_only(local_slack):
+    import urllib.request
+
+    upload = local_slack.add_file("dau.csv", b"DAU,2026-11-02,100\n")
+    url = upload["url_private_download"]
+    with urllib.request.urlopen(urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {local_slack.bot_token}"})) as response:
+        assert response.read() == b"DAU,2026-11-02,100\n"
+    with urllib.request.urlopen(url) as response:  # no token: Slack's sign-in page, not the file
+        assert response.headers.get_content_type() == "text/html" and b"Sign in" in response.read()

@@ -452,6 +452,22 @@ class WebApiMethods:
             upload.content = data
         return web.Response(status=200, text=f"OK - {len(data)}", content_type="text/plain")
 
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        """url_private(_download): the file's bytes for the bot token; anyone else is sent to the
+        sign-in page, as Slack does (HTTP 302 to HTML, never the file)."""
+        with self._lock:
+            upload = self._files.get(request.match_info["file_id"])
+            data = upload.content if upload is not None and upload.filename == request.match_info["name"] else None
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            raise web.HTTPFound(f"{self.url}/signin")
+        if data is None:
+            return web.Response(status=404, text="file_not_found")
+        return web.Response(status=200, body=data, content_type="application/octet-stream")
+
+    async def _handle_signin(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200, text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>",
+                            content_type="text/html")
+
     # -- Socket Mode: the HTTP side --------------------------------------------------------
 
     def _api_apps_connections_open(self, args: dict) -> dict:
