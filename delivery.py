@@ -34,8 +34,9 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from clock import utcnow
 from models import outbox
-from models.db import session_scope, utcnow
+from models.db import session_scope
 
 log = logging.getLogger("tandem.delivery")
 

@@ -26,7 +26,8 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.db import session_scope, utcnow
+from clock import utcnow
+from models.db import session_scope
 from models.schedule import claim_run, finish_run
 
 log = logging.getLogger("tandem.scheduler")

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import templates
+from clock import utcnow
 from delivery import Delivery
 from models import workspaces
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from settings import Settings
 
@@ -141,6 +142,28 @@ def run_subcommand(services: Services, function, *, command: dict, words: list[s
         return function(services, command=command, words=words)
     except RuleError as error:
         return rule_error_message(error, language=services.language_of(command["team_id"], command["user_id"]))
+
+
+def action_listener(services: Services, work):
+    """A button's listener: ack at once (Slack waits 3 s), then `work(services, body, action)` in
+    a worker thread; what it has to say goes through the response_url or a modal."""
+
+    async def listener(ack, body, action):
+        await ack()
+        await services.in_thread(work, services, body, action)
+
+    return listener
+
+
+def view_listener(services: Services, submit):
+    """A modal's submission listener: `submit(services, body=...)` in a worker thread returns the
+    ack's fields (inline errors, an update) or None, which closes the modal."""
+
+    async def listener(ack, body):
+        answer = await services.in_thread(submit, services, body=body)
+        await ack(**answer) if answer else await ack()
+
+    return listener
 
 
 def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str,

@@ -10,12 +10,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 import templates
+from clock import utcnow
 from delivery import HOME
 from handlers.approvals import finding as approvals_finding
 from handlers.common import Services
 from handlers.requests import finding, triage
 from models import events
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from scheduler import Job
 
 log = logging.getLogger("tandem.events")

@@ -7,9 +7,10 @@ from functools import lru_cache
 from slack_bolt.async_app import AsyncApp
 
 import templates
+from clock import utcnow
 from handlers.common import Services, rule_error_message
 from models import workspaces
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 
 

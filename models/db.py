@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -38,11 +38,6 @@ class UTCDateTime(sa.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The clock, for callers at the edge (handlers, scheduler). Rules take `now` instead."""
-    return datetime.now(UTC)
 
 
 BUSY_SECONDS = 30

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from clock import utcnow
 from delivery import REF, Delivery
 from models import outbox
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.outbox import OutboxMessage
 
 

@@ -36,7 +36,7 @@ def test_message_events_are_acknowledged(sender, slack):
 
 
 def test_the_forget_job_is_scheduled_from_the_start(tandem):
-    from models.db import utcnow
+    from clock import utcnow
 
     keys = [job.key for job in tandem.tandem.scheduler.load_jobs(utcnow())]
     assert "events:forget-old" in keys
@@ -45,8 +45,9 @@ def test_the_forget_job_is_scheduled_from_the_start(tandem):
 def test_old_event_ids_are_forgotten(engine):
     from datetime import timedelta
 
+    from clock import utcnow
     from models import events
-    from models.db import session_scope, utcnow
+    from models.db import session_scope
 
     now = utcnow()
     with session_scope(engine) as session:

@@ -14,11 +14,12 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 
 import templates
+from clock import utcnow
 from handlers.common import Services, admin_and_language, form_values, rule_error_message
 from handlers.requests.triage import Outcome, open_modal, plain, who
 from models.approvals import ApprovalConfig
 from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from settings import ConfigurationError
 

@@ -14,13 +14,14 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 import templates
+from clock import utcnow
 from handlers.approvals import running
-from handlers.common import Services, rule_error_message
+from handlers.common import Services, action_listener, rule_error_message
 from handlers.requests.common import as_template
 from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, refuse, who
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request
 from models.requests.lifecycle import REASON_LIMIT
@@ -111,14 +112,7 @@ def submit_reason(services: Services, body: dict) -> Outcome:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action("approval_approve")
-    async def on_approve(ack, body, action):
-        await ack()
-        await services.in_thread(approve, services, body, action)
-
-    @app.action(re.compile(r"^approval_(reject|changes)$"))
-    async def on_reasoned(ack, body, action):
-        await ack()
-        await services.in_thread(open_reason, services, body, action)
+    app.action("approval_approve")(action_listener(services, approve))
+    app.action(re.compile(r"^approval_(reject|changes)$"))(action_listener(services, open_reason))
 
     app.view("approval_reason")(outcome_listener(services, submit_reason))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import templates
+from clock import utcnow
+from handlers import exports
 from handlers.approvals import running
 from handlers.common import Services
 from handlers.requests.common import as_template
-from handlers.requests.finding import neutralise
 from models.approvals import queries
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests.lifecycle import get_request
 from models.requests.queries import parse_ref
@@ -19,7 +17,6 @@ from models.requests.queries import parse_ref
 TIMELINE_ROWS = 40
 PENDING_ROWS = 20
 HOME_ROWS = 5
-EXPORT_CHUNK = 1000
 CSV_COLUMNS = ("request", "round", "stage", "stage_name", "approver", "actor", "on_behalf_of", "decision", "reason",
                "decided_at")
 
@@ -65,25 +62,18 @@ def export(services: Services, *, command: dict, words: list[str]) -> dict:
     """Upload a CSV of every decision to the user's DM; the answer goes to response_url."""
     team_id, user_id = command["team_id"], command["user_id"]
     language = services.language_of(team_id, user_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    count, last = 0, 0
-    while True:
-        with session_scope(services.engine) as session:
-            rows = queries.export_rows(session, team_id=team_id, after=last, size=EXPORT_CHUNK)
-        if not rows:
-            break
-        for decision, number, round_ in rows:
-            writer.writerow([neutralise(str(cell)) for cell in (
-                f"REQ-{number}", round_, decision.stage + 1, decision.stage_name, decision.approver, decision.actor,
-                decision.on_behalf_of or "", decision.decision, decision.reason or "",
-                decision.created_at.isoformat(timespec="seconds"))])
-        count, last = count + len(rows), rows[-1][0].id
+    data, count = exports.build_csv(
+        services, columns=CSV_COLUMNS, cells=_csv_cells, after=lambda row: row[0].id,
+        read=lambda session, after: queries.export_rows(session, team_id=team_id, after=after, size=exports.CHUNK))
     if count:
         words_ = templates.messages("approvals/export_file.yaml.j2", language=language, count=count)
-        dm = services.delivery.call("conversations.open", users=user_id)["channel"]["id"]
-        services.delivery.call("files_upload_v2", channel=dm, file=buffer.getvalue().encode("utf-8-sig"),
-                               title=words_["title"], filename=f"tandem-approvals-{utcnow():%Y%m%d-%H%M%S}.csv",
-                               initial_comment=words_["comment"])
+        exports.send_to_dm(services, user_id, data, name="tandem-approvals", title=words_["title"],
+                           comment=words_["comment"])
     return templates.render("approvals/notice.yaml.j2", language=language, kind="exported", count=count)
+
+
+def _csv_cells(row) -> tuple:
+    decision, number, round_ = row
+    return (f"REQ-{number}", round_, decision.stage + 1, decision.stage_name, decision.approver, decision.actor,
+            decision.on_behalf_of or "", decision.decision, decision.reason or "",
+            decision.created_at.isoformat(timespec="seconds"))

@@ -88,8 +88,10 @@ def hand_over(services: Services, session: Session, *, team_id: str, approver: s
     `…:card:to:{deputy}`), and every decision edits both. Returns how many were handed over."""
     handed = 0
     for run in running_runs(session, team_id=team_id):
+        if approver not in run.stages[run.current_stage]["approvers"] or approver not in pending_seats(session, run):
+            continue
         request = session.get(Request, run.request_id)
-        if approver not in pending_seats(session, run) or deputy == request.requester:
+        if deputy == request.requester:
             continue
         stage = run.current_stage
         card = render_card(services, session, run, request, stage, approver, deputy)

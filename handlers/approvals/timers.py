@@ -13,11 +13,12 @@ from datetime import date, datetime
 from apscheduler.triggers.interval import IntervalTrigger
 
 import templates
+from clock import utcnow
 from handlers.approvals import running
 from handlers.approvals.chains import user_exists
 from handlers.common import Services
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request
 from scheduler import Job

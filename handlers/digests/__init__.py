@@ -7,7 +7,7 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services, subcommand_listener
+from handlers.common import Services, subcommand_listener, view_listener
 from handlers.digests import digest_commands, importing, metric_commands, sending
 from handlers.digests.api import MetricsApi
 
@@ -52,12 +52,5 @@ def register(app: AsyncApp, services: Services) -> None:
                                for name, (f, ack_first) in digest_commands.SUBCOMMANDS.items()},
         usage_template="digests/usage.yaml.j2", default="help", usage_context={"which": "digest"}))
 
-    @app.view("metric_import")
-    async def on_import(ack, body):
-        errors = await services.in_thread(importing.submit_import, services, body)
-        await ack(**errors) if errors else await ack()
-
-    @app.view("digest_new")
-    async def on_new(ack, body):
-        errors = await services.in_thread(digest_commands.submit_new, services, body)
-        await ack(**errors) if errors else await ack()
+    app.view("metric_import")(view_listener(services, importing.submit_import))
+    app.view("digest_new")(view_listener(services, digest_commands.submit_new))

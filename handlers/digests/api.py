@@ -13,9 +13,10 @@ from __future__ import annotations
 import hmac
 import json
 
+from clock import utcnow
 from handlers.common import Services
 from handlers.requests.config import zone_of
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from clock import utcnow
 from handlers.common import Services, rule_error_message
 from handlers.digests.metric_commands import import_report, today_for
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
 

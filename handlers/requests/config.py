@@ -18,10 +18,11 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
+from clock import utcnow
 from handlers.common import Services, admin_and_language, rule_error_message
 from handlers.requests.common import as_template
 from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, who
-from models.db import insert_once, session_scope, utcnow
+from models.db import insert_once, session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
 from scheduler import Job

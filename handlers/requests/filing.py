@@ -11,11 +11,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 import templates
+from clock import utcnow
 from handlers.approvals import chains as approval_chains
 from handlers.approvals import running as approval_running
-from handlers.common import Services, rule_error_message
+from handlers.common import Services, rule_error_message, view_listener
 from handlers.requests import notify
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import PRIORITIES
 from models.requests.forms import CURRENCIES, LIMITS, SUPPORT, FormErrors, clean_form
@@ -172,7 +173,8 @@ def submit(services: Services, *, body: dict) -> dict | None:
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("request_new")
-    async def new_from_shortcut(ack, body):
+    @app.action("request_new_from_home")
+    async def new_from_shortcut_or_home(ack, body):
         await ack()
         await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
                                  trigger_id=body["trigger_id"])
@@ -182,12 +184,6 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
         await services.in_thread(open_from_message, services, body=body, message=message, channel=channel)
-
-    @app.action("request_new_from_home")
-    async def new_from_home(ack, body):
-        await ack()
-        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
-                                 trigger_id=body["trigger_id"])
 
     @app.action("request_edit")
     async def edit_from_button(ack, body, action):
@@ -199,10 +195,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await services.in_thread(switch_kind, services, body=body)
 
-    @app.view("request_form")
-    async def form_submitted(ack, body):
-        answer = await services.in_thread(submit, services, body=body)
-        await ack(**answer) if answer else await ack()
+    app.view("request_form")(view_listener(services, submit))
 
 
 def open_from_message(services: Services, *, body: dict, message: dict, channel: str | None) -> None:

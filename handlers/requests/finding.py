@@ -1,15 +1,11 @@
 """Finding requests: /request list (with Next/Previous), /request show, /request export, App Home.
 
 Lists are keyset pages (models/requests/queries.py), so a page costs the same with a thousand
-requests or a hundred thousand. The export streams its rows in short transactions, writes a
-CSV Excel opens correctly (UTF-8 with BOM) and neutralises cells a spreadsheet would run as a
-formula, then uploads it to the user's DM with Tandem.
+requests or a hundred thousand. The export is built and sent by handlers/exports.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from datetime import datetime
@@ -17,9 +13,11 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 
 import templates
+from clock import utcnow
+from handlers import exports
 from handlers.common import Services, rule_error_message
 from handlers.requests.common import as_template, may_triage
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request, RequestComment, queries
 from models.requests.lifecycle import get_config, get_request
@@ -31,10 +29,8 @@ TIMELINE_TEXT = 280    # a reason or comment in a timeline line, after escaping
 TIMELINE_PER_SECTION = 5
 TIMELINE_SECTIONS = 36  # what fits in a 50-block message next to the request itself
 TIMELINE_HEAD = 5       # when a timeline is longer than that: its first entries, then the latest
-EXPORT_CHUNK = 1000
 CSV_COLUMNS = ("id", "kind", "title", "status", "priority", "requester", "assignee", "wanted_by", "labels",
                "created_at", "triaged_at", "done_at", "fields")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs cells starting so as formulas
 PAGE_BUTTON = re.compile(r"^request_list_(older|newer)$")
 
 
@@ -132,46 +128,24 @@ def export(services: Services, *, command: dict, words: list[str]) -> dict:
     team_id, user_id = command["team_id"], command["user_id"]
     filters = queries.parse_filters(words)
     language = services.language_of(team_id, user_id)
-    data, count = export_csv(services, team_id=team_id, user_id=user_id, filters=filters)
+    data, count = exports.build_csv(
+        services, columns=CSV_COLUMNS, cells=csv_row, after=lambda request: request.number,
+        read=lambda session, after: queries.export_chunk(session, team_id=team_id, user_id=user_id,
+                                                         filters=filters, after=after, size=exports.CHUNK))
     if count:
         words_ = templates.messages("requests/export_file.yaml.j2", language=language, count=count,
                                     filter_text=filters.as_text())
-        dm = services.delivery.call("conversations.open", users=user_id)["channel"]["id"]
-        services.delivery.call("files_upload_v2", channel=dm, file=data, title=words_["title"],
-                               filename=f"tandem-requests-{utcnow():%Y%m%d-%H%M%S}.csv",
-                               initial_comment=words_["comment"])
+        exports.send_to_dm(services, user_id, data, name="tandem-requests", title=words_["title"],
+                           comment=words_["comment"])
     return templates.render("requests/export.yaml.j2", language=language, count=count,
                             filter_text=filters.as_text())
 
 
-def export_csv(services: Services, *, team_id: str, user_id: str, filters: Filters) -> tuple[bytes, int]:
-    """(CSV bytes, row count). Each chunk is read in its own short transaction."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    count, last = 0, 0
-    while True:
-        with session_scope(services.engine) as session:
-            rows = queries.export_chunk(session, team_id=team_id, user_id=user_id, filters=filters, after=last,
-                                        size=EXPORT_CHUNK)
-        if not rows:
-            break
-        writer.writerows(csv_row(request) for request in rows)
-        count, last = count + len(rows), rows[-1].number
-    return buffer.getvalue().encode("utf-8-sig"), count
-
-
 def csv_row(request: Request) -> list[str]:
-    row = [request.ref, request.kind, request.title, request.status, request.priority, request.requester,
-           request.assignee or "", request.wanted_by.isoformat() if request.wanted_by else "",
-           ", ".join(request.labels or []), _iso(request.created_at), _iso(request.triaged_at),
-           _iso(request.done_at), json.dumps(request.fields or {}, ensure_ascii=False, sort_keys=True)]
-    return [neutralise(cell) for cell in row]
-
-
-def neutralise(cell: str) -> str:
-    """A leading quote keeps =, +, -, @ (and tab, CR) from making a cell a spreadsheet formula."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    return [request.ref, request.kind, request.title, request.status, request.priority, request.requester,
+            request.assignee or "", request.wanted_by.isoformat() if request.wanted_by else "",
+            ", ".join(request.labels or []), _iso(request.created_at), _iso(request.triaged_at),
+            _iso(request.done_at), json.dumps(request.fields or {}, ensure_ascii=False, sort_keys=True)]
 
 
 def _iso(moment: datetime | None) -> str:

@@ -18,11 +18,12 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
-from handlers.common import Services, rule_error_message
+from clock import utcnow
+from handlers.common import Services, action_listener, rule_error_message
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
 from models import outbox
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestEvent, lifecycle
 from models.requests.queries import parse_ref
@@ -249,19 +250,8 @@ def on_message(services: Services, body: dict) -> None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action(re.compile(r"^request_(accept|start|done|reopen)$"))
-    async def on_button(ack, body, action):
-        await ack()
-        await services.in_thread(click, services, body, action)
-
-    @app.action("request_assign")
-    async def on_assign(ack, body, action):
-        await ack()
-        await services.in_thread(choose_owner, services, body, action)
-
-    @app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))
-    async def on_reasoned(ack, body, action):
-        await ack()
-        await services.in_thread(open_reason, services, body, action)
+    app.action(re.compile(r"^request_(accept|start|done|reopen)$"))(action_listener(services, click))
+    app.action("request_assign")(action_listener(services, choose_owner))
+    app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))(action_listener(services, open_reason))
 
     app.view("request_reason")(outcome_listener(services, submit_reason))

@@ -9,8 +9,9 @@ from slack_bolt.async_app import AsyncApp
 from sqlmodel import select
 
 import templates
+from clock import utcnow
 from delivery import REF
-from handlers.common import Services, admin_and_language, form_values
+from handlers.common import Services, admin_and_language, form_values, view_listener
 from handlers.standups.common import (
     TRIGGER_TOO_OLD,
     notice,
@@ -23,7 +24,7 @@ from handlers.standups.common import (
 from handlers.standups.report import lock_run, queue_report
 from handlers.standups.running import dm_key
 from models import outbox
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
 from models.standups import Standup, StandupAnswer, StandupRun, StandupSend
@@ -191,7 +192,4 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await services.in_thread(skip, services, body=body, run_id=int(action["value"]))
 
-    @app.view("standup_answer")
-    async def answer_submitted(ack, body):
-        answer = await services.in_thread(submit_answer, services, body=body)
-        await ack(**answer) if answer else await ack()
+    app.view("standup_answer")(view_listener(services, submit_answer))

@@ -6,8 +6,9 @@ import re
 from datetime import timedelta
 
 import templates
+from clock import utcnow
 from handlers.common import Services, admin_and_language
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.standups.manage import find_standup
 from models.standups.schedule import zone

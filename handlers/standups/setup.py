@@ -8,6 +8,7 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 
 import templates
+from clock import utcnow
 from handlers.common import Services, admin_and_language, form_values
 from handlers.requests.config import bot_is_in
 from handlers.standups.common import (
@@ -18,7 +19,7 @@ from handlers.standups.common import (
     plain,
     rule_error_message,
 )
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
 from models.standups import Standup

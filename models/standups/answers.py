@@ -10,7 +10,7 @@ from models.db import insert_once
 from models.errors import RuleError
 from models.requests.forms import FormErrors
 from models.standups.forms import ANSWER_LENGTH
-from models.standups.schedule import away_on, zones_of
+from models.standups.schedule import zones_of
 from models.standups.tables import Standup, StandupAnswer, StandupAway, StandupRun
 
 NO_BLOCKER = {"", "-", "no", "none", "nope", "n/a", "na", "nothing", "无", "没有", "暂无", "否"}
@@ -107,12 +107,14 @@ def sync_open_runs_away(session: Session, *, team_id: str, user_id: str) -> list
     """After an away change: the days still open (not finalised) that this person is in list them
     as away, or no longer, as the away table now says. Returns the runs that changed."""
     changed = []
+    session.flush()  # the change just made (a cleared period is deleted only at flush)
+    period = session.get(StandupAway, (team_id, user_id))
     runs = session.exec(select(StandupRun).where(StandupRun.team_id == team_id, StandupRun.finalised_at.is_(None))
                         .with_for_update())
     for run in runs:
         if user_id not in run.participants:
             continue
-        away = user_id in away_on(session, team_id, run.local_date)
+        away = period is not None and period.starts <= run.local_date <= period.ends
         if away != (user_id in run.away):
             run.away = sorted(set(run.away) | {user_id}) if away else [u for u in run.away if u != user_id]
             session.add(run)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from clock import utcnow
 from models.approvals import ApprovalConfig, ApprovalDecision, ApprovalEvent, ApprovalRun
 from models.approvals.chain import check_chain
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.requests import Request
 from tests.conftest import wait_until
 from tests.requests.conftest import OPS, Workspace

@@ -4,8 +4,9 @@ import csv
 import io
 from datetime import timedelta
 
+from clock import utcnow
 from models.approvals import queries
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from tests.approvals.conftest import LEAD1, LEAD2, PROD1, PROD2, click, file_activity, modal_of
 from tests.conftest import wait_until
 from tests.requests.conftest import OPS

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models.db import session_scope, utcnow
+from clock import utcnow
+from models.db import session_scope
 from models.digests import Digest, digests, metrics
 from models.digests.week import last_complete_week
 from models.requests import Request, RequestEvent

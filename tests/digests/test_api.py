@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from clock import utcnow
 from handlers.digests.api import MAX_BODY, MetricsApi
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.digests import MetricPoint
 from tests.digests.conftest import define
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
+from clock import utcnow
 from handlers.digests import sending
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.digests import Digest, DigestSend
 from models.digests.week import week_label
 from scheduler import Scheduler

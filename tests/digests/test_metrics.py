@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from clock import utcnow
 from handlers.common import rule_error_message
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.digests import Metric, MetricPoint, metrics
 from models.errors import RuleError
 from tests.digests.conftest import define, reply

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from clock import utcnow
 from handlers.requests import notify
 from handlers.requests.common import forget_members_cache
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, get_config

@@ -1,8 +1,9 @@
 """/request config: admins only, a prefilled modal, inline errors, and settings that take effect."""
 
+from clock import utcnow
 from handlers.common import rule_error_message
 from handlers.requests import config as config_handlers
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig
 from tests.conftest import SETTINGS_ADMIN, wait_until

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from models.db import session_scope, utcnow
+from clock import utcnow
+from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import add_comment, assign, file_request, transition

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 import templates
+from clock import utcnow
 from handlers.requests import config as config_handlers
-from models.db import session_scope, utcnow
+from models.db import session_scope
 from models.requests import RequestConfig, RequestReminder
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, transition
