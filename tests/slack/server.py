@@ -82,12 +82,12 @@ from .records import (
     _encode_cursor,
     _Failure,
     _Limit,
-    _SocketConn,
 )
+from .socket_mode import SocketModeSide
 from .web_api import WebApiMethods
 
 
-class LocalSlack(WebApiMethods, PushChannels):
+class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
     """A fake Slack workspace with one installed app. See the module docstring."""
 
     def __init__(
@@ -117,8 +117,6 @@ class LocalSlack(WebApiMethods, PushChannels):
         # Replace it with a fake clock to drive those without waiting.
         self.clock = clock
         self.trigger_ttl = trigger_ttl
-        self.socket_disconnect_grace = socket_disconnect_grace
-        self.max_socket_connections = max_socket_connections
 
         # All state below is guarded by _lock: handlers run on the server thread, test code
         # on the test thread.
@@ -131,15 +129,7 @@ class LocalSlack(WebApiMethods, PushChannels):
         self._tickets: set[str] = set()
         self._init_world()
 
-        # Socket Mode (touched on the server loop; counters read under _lock)
-        self._sockets: list[_SocketConn] = []
-        self._socket_connect_count = 0
-        self._socket_refused = 0
-        self._socket_rr = 0
-        self._pending_acks: dict[str, asyncio.Future] = {}
-        self._socket_cond: asyncio.Condition | None = None
-        self._background: set[asyncio.Task] = set()
-        self._envelopes: list[dict] = []
+        self._init_socket_state(disconnect_grace=socket_disconnect_grace, max_connections=max_socket_connections)
 
         self._server: ServerThread | None = None
 
@@ -170,6 +160,7 @@ class LocalSlack(WebApiMethods, PushChannels):
         with self._lock:
             self._init_world()
             self._envelopes.clear()
+            self._forget_silent_sockets()
 
     # -- lifecycle -------------------------------------------------------------------------
 
