@@ -67,16 +67,19 @@ def tandem_connections(health_url: str) -> int:
         return 0
 
 
-def one_round(slack: LocalSlack, kind: str, every: float, window: float) -> dict:
-    first_new = slack.socket_connect_count + 1
-    faulted_at = time.monotonic()
-    faulted = slack.socket_fault(kind)
-
+def commands(slack: LocalSlack):
     def command(_index: int) -> tuple[str, dict]:
         return "slash_commands", payloads.slash_command("/tandem", "help", user_id=ALICE, channel_id="C0GENERAL",
                                                         slack=slack)
 
-    outcomes = slack.socket_stream(command, count=int(window / every), every=every, timeout=window + 10)
+    return command
+
+
+def one_round(slack: LocalSlack, kind: str, every: float, window: float) -> dict:
+    first_new = slack.socket_connect_count + 1
+    faulted_at = time.monotonic()
+    faulted = slack.socket_fault(kind)
+    outcomes = slack.socket_stream(commands(slack), count=int(window / every), every=every, timeout=window + 10)
     wait_until(lambda: slack.socket_connect_count >= first_new, timeout=10, message="a new connection")
     attempts = [o["attempts"][0] for o in outcomes]
     closed_at = slack.socket_connection(faulted)["closed_at"]
@@ -112,6 +115,8 @@ def main() -> int:
                     "window_s": args.window, "silent_notice_s": args.silent_notice,
                     "database": "postgresql" if args.postgres else "sqlite"}
     try:
+        wait_until(lambda: tandem_connections(health_url) >= args.connections, timeout=30, message="Tandem up")
+        slack.socket_stream(commands(slack), count=20, every=0.05)  # warm up: the first command is slower
         for kind in FAULTS:
             rounds = []
             for number in range(args.rounds):

@@ -85,11 +85,13 @@ def traffic(slack):
 
 def through_a_fault(slack, kind: str, seconds: float) -> dict:
     """Breaks the oldest connection and sends traffic for `seconds` from that moment on."""
+    faulted, other = slack.socket_live_ids
     first_new = slack.socket_connect_count + 1  # the replacement's id
     faulted_at = time.monotonic()
-    faulted = slack.socket_fault(kind)
+    assert slack.socket_fault(kind) == faulted
     outcomes = slack.socket_stream(traffic(slack), count=int(seconds / EVERY), every=EVERY)
     wait_until(lambda: slack.socket_connections == 2, timeout=5, message="two live connections again")
+    assert slack.socket_live_ids == [other, first_new]  # replacing one never touched the other
     return {"faulted": faulted, "at": faulted_at, "outcomes": outcomes,
             "replaced_after": slack.socket_connection(first_new)["connected_at"] - faulted_at}
 

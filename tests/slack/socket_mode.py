@@ -212,6 +212,12 @@ class SocketModeSide:
             return len(self._live_sockets())
 
     @property
+    def socket_live_ids(self) -> list[int]:
+        """The live connections' ids, oldest first."""
+        with self._lock:
+            return [c.id for c in self._live_sockets()]
+
+    @property
     def socket_connect_count(self) -> int:
         """Connections accepted since start (a reconnect makes it grow)."""
         with self._lock:
