@@ -127,7 +127,7 @@ def test_a_broken_connection_loses_nothing(socket_tandem, slack, kind):
         o["attempts"] for o in outcomes if not o["acked"] or len(o["attempts"]) > 1]
     assert all(o["attempts"][0]["connection"] != run["faulted"] for o in outcomes)  # Slack knew it was gone
     check_served(socket_tandem, slack, outcomes)
-    assert run["replaced_after"] < 1.0
+    assert run["replaced_after"] < 2.0  # ~0.15 s unloaded (bench/socket_faults.py); slack for a busy machine
     assert health(socket_tandem)[1]["slack_connections"] == 2
 
 
@@ -149,7 +149,7 @@ def test_a_silent_connection_is_given_up_and_loses_only_what_slack_wrote_into_it
     # Tandem noticed by its missing pongs (a ping after PING_SECONDS of silence, PING_SECONDS / 2
     # to answer), closed that socket and opened another.
     given_up = slack.socket_connection(faulted)["closed_at"] - run["at"]
-    assert given_up < 1.5 * socket_mode.PING_SECONDS + 0.5
+    assert given_up < 1.5 * socket_mode.PING_SECONDS + 1.0
     assert run["replaced_after"] < given_up + 1.0
     assert health(socket_tandem)[1]["slack_connections"] == 2
 

@@ -35,8 +35,9 @@ fixed population when `seed=True` (the default):
 With `seed=False` only the bot user exists. `reset()` returns a shared server to that world.
 
 The Web API methods live in web_api.py, response_url posts and Socket Mode envelopes in push.py,
-Socket Mode connections and their faults in socket_mode.py, shared records in records.py. To add a Web API method, write `def _api_<method with dots as underscores>(self, args)`
-(e.g. `_api_reactions_add`). It runs under the state lock, returns the fields of the ok
+Socket Mode connections and their faults in socket_mode.py, shared records in records.py. To add
+a Web API method, write `def _api_<method with dots as underscores>(self, args)` (e.g.
+`_api_reactions_add`). It runs under the state lock, returns the fields of the ok
 answer as a dict, and raises `ApiError("some_error")` for an error answer.
 """
 
