@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pydantic
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -34,6 +33,7 @@ from delivery import Delivery
 from models.db import database_reachable, make_engine, migrate
 from scheduler import Scheduler
 from settings import ConfigurationError, Mode, Settings, missing_credentials
+from socket_mode import SocketModePool
 from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
@@ -48,7 +48,7 @@ class Tandem:
     app: AsyncApp
     services: handlers.Services
     scheduler: Scheduler
-    socket: AsyncSocketModeHandler | None = None
+    socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
 
     @property
@@ -58,17 +58,12 @@ class Tandem:
 
     async def health(self) -> tuple[bool, dict]:
         db_ok = await self.services.in_thread(database_reachable, self.services.engine)
+        details = {"database": "ok" if db_ok else "unreachable", "slack": "http"}
         if self.socket is not None:
-            slack = "connected" if await self.socket.client.is_connected() else "disconnected"
-        else:
-            slack = "http"
-        details = {
-            "database": "ok" if db_ok else "unreachable",
-            "slack": slack,
-            "scheduler": "active" if self.scheduler.active else "standby",
-            "version": VERSION,
-        }
-        return db_ok and slack != "disconnected", details
+            live = await self.socket.live()
+            details.update(slack="connected" if live else "disconnected", slack_connections=live)
+        details.update(scheduler="active" if self.scheduler.active else "standby", version=VERSION)
+        return db_ok and details["slack"] != "disconnected", details
 
     def start_background(self) -> None:
         self.services.delivery.start()
@@ -137,10 +132,10 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(tandem.server, "should_exit", True))
     if tandem.mode == "socket":
-        tandem.socket = AsyncSocketModeHandler(
-            tandem.app, settings.slack_app_token, web_client=AsyncWebClient(base_url=settings.slack_api_url)
-        )
-        await tandem.socket.connect_async()
+        tandem.socket = SocketModePool(tandem.app, settings.slack_app_token,
+                                       AsyncWebClient(base_url=settings.slack_api_url),
+                                       count=settings.socket_connections)
+        await tandem.socket.start()
     tandem.start_background()
     # Everything built so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise walk it all and show up as latency spikes.
@@ -152,7 +147,7 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
         await tandem.server.serve()
     finally:
         if tandem.socket is not None:
-            await tandem.socket.close_async()
+            await tandem.socket.close()
         tandem.stop_background()
 
 

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     outbox_sweep_seconds: float = Field(default=15.0, gt=0)
     outbox_workers: int = Field(default=4, ge=1, le=32)
     slack_timeout_seconds: int = Field(default=10, ge=1)
+    # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
+    socket_connections: int = Field(default=2, ge=1, le=10)
     log_level: str = "INFO"
 
     @field_validator("slack_api_url")

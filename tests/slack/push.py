@@ -1,5 +1,17 @@
-"""What LocalSlack pushes to the app and takes back: response_url posts and the Socket Mode
-WebSocket (mixed into LocalSlack, see server.py)."""
+"""What LocalSlack pushes to the app and takes back: response_url posts, and Socket Mode envelopes
+(mixed into LocalSlack, see server.py; the connections and their faults are in socket_mode.py).
+
+Envelopes follow "Using Socket Mode" (https://docs.slack.dev/apis/events-api/using-socket-mode/)
+and the Events API's retries (https://docs.slack.dev/apis/events-api/#retries):
+- "each payload may be sent to any of the connections": here, round robin over the routable ones;
+- the app acknowledges each envelope by its envelope_id, within 3 seconds;
+- an Events API envelope that is not acknowledged is sent again (at once, after 1 minute, after 5
+  minutes) with retry_attempt and retry_reason; an interactive one (slash command, click,
+  submission) is not: the user sees an error and the payload is gone.
+Where the docs say nothing, the worst plausible case: a payload that finds no connection is not
+held for one (an interactive one is lost, an event waits for its next retry), and an ack counts
+only on the connection its envelope went out on.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +20,10 @@ import copy
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from .blockkit import check_blocks
 
@@ -23,6 +36,9 @@ from .records import (
     _SocketConn,
     _truthy,
 )
+
+ACK_DEADLINE = 3.0  # seconds Slack waits for an envelope's ack
+EVENT_RETRY_DELAYS = (0.0, 60.0, 300.0)  # after a failed attempt: at once, 1 min, 5 min
 
 
 class PushChannels:
@@ -94,217 +110,122 @@ class PushChannels:
             )
 
     # =====================================================================================
-    # Socket Mode: the WebSocket side
+    # Socket Mode: envelopes
     # =====================================================================================
 
-    def _live_sockets(self) -> list[_SocketConn]:
-        """Connections that receive envelopes: open and not told to disconnect."""
-        return [c for c in self._sockets if not c.draining and not c.ws.closed]
-
-    async def _notify_sockets_changed(self) -> None:
-        assert self._socket_cond is not None
-        async with self._socket_cond:
-            self._socket_cond.notify_all()
-
-    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
-        with self._lock:
-            if request.query.get("ticket") not in self._tickets:
-                return web.Response(status=401, text="invalid_ticket")
-        # Pings are answered by hand below, so that a draining connection stays silent.
-        ws = web.WebSocketResponse(autoping=False, timeout=2.0)
-        await ws.prepare(request)
-        with self._lock:
-            open_count = len([c for c in self._sockets if not c.ws.closed])
-        if open_count >= self.max_socket_connections:
-            # Slack refuses an app's 11th connection.
-            with self._lock:
-                self._socket_refused += 1
-            await ws.send_json(
-                {"type": "disconnect", "reason": "too_many_websockets", "debug_info": {"host": "local"}}
-            )
-            await ws.close()
-            return ws
-        await ws.send_json(
-            {
-                "type": "hello",
-                "num_connections": len(self._live_sockets()) + 1,
-                "debug_info": {"host": "local", "build_number": 1, "approximate_connection_time": 18060},
-                "connection_info": {"app_id": self.app_id},
-            }
-        )
-        with self._lock:
-            self._socket_connect_count += 1
-            conn = _SocketConn(id=self._socket_connect_count, ws=ws, connected_at=self.clock())
-            self._sockets.append(conn)
-        await self._notify_sockets_changed()
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    self._on_socket_text(msg.data)
-                elif msg.type == WSMsgType.PING and not conn.draining:
-                    await ws.pong(msg.data)
-        finally:
-            with self._lock:
-                self._sockets.remove(conn)
-            await self._notify_sockets_changed()
-        return ws
-
-    def _on_socket_text(self, data: str) -> None:
+    def _on_socket_text(self, conn: _SocketConn, data: str) -> None:
         try:
             message = json.loads(data)
         except ValueError:
             return
         if not isinstance(message, dict):
             return
-        future = self._pending_acks.get(message.get("envelope_id"))  # type: ignore[arg-type]
-        if future is not None and not future.done():
-            future.set_result(message)
+        pending = self._pending_acks.get(message.get("envelope_id"))  # type: ignore[arg-type]
+        if pending is not None and pending[0] == conn.id and not pending[1].done():
+            pending[1].set_result(message)
 
-    async def _wait_for_live(self, count: int, timeout: float) -> int:
-        assert self._socket_cond is not None
-        try:
-            async with self._socket_cond:
-                await asyncio.wait_for(
-                    self._socket_cond.wait_for(lambda: len(self._live_sockets()) >= count), timeout
-                )
-        except TimeoutError:
-            raise TimeoutError(
-                f"{len(self._live_sockets())} live Socket Mode connection(s) after {timeout}s; wanted {count}"
-            ) from None
-        return len(self._live_sockets())
-
-    async def _socket_send(
-        self, envelope_type: str, payload: dict, timeout: float, retry_attempt: int, retry_reason: str
-    ) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        await self._wait_for_live(1, timeout)
-        live = self._live_sockets()
-        conn = live[self._socket_rr % len(live)]  # round robin: each payload goes to one connection
-        self._socket_rr += 1
-        envelope_id = str(uuid.uuid4())
+    async def _attempt(self, envelope_type: str, payload: dict, wait: float, retry_attempt: int,
+                       retry_reason: str) -> dict:
+        """One delivery of one envelope to one routable connection, waiting `wait` seconds for its
+        ack. Returns its record: {"envelope", "connection", "sent_at", "ack", "elapsed", "lost"},
+        lost being None, "no_connection" or "no_ack"."""
         envelope = {
-            "envelope_id": envelope_id,
+            "envelope_id": str(uuid.uuid4()),
             "type": envelope_type,
             "payload": payload,
             "accepts_response_payload": envelope_type != "events_api",
             "retry_attempt": retry_attempt,
             "retry_reason": retry_reason,
         }
-        future: asyncio.Future = loop.create_future()
-        self._pending_acks[envelope_id] = future
-        record: dict = {"envelope": envelope, "connection": conn.id, "ack": None, "elapsed": None}
+        record: dict = {"envelope": envelope, "connection": None, "sent_at": time.monotonic(), "ack": None,
+                        "elapsed": None, "lost": None}
         with self._lock:
             self._envelopes.append(record)
-        started = time.monotonic()
+            routable = [c for c in self._sockets if self._routable(c)]
+        if not routable:
+            record["lost"] = "no_connection"
+            return record
+        conn = routable[self._socket_rr % len(routable)]  # each payload goes to one connection
+        self._socket_rr += 1
+        record["connection"] = conn.id
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope["envelope_id"]] = (conn.id, future)
         try:
-            await conn.ws.send_str(json.dumps(envelope))
-            ack = await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            raise TimeoutError(
-                f"no ack for {envelope_type} envelope {envelope_id} within {timeout}s"
-            ) from None
+            if conn.silent_since is None:  # a silent connection swallows it
+                await conn.ws.send_str(json.dumps(envelope))
+            ack = await asyncio.wait_for(future, wait)
+        except (TimeoutError, ConnectionError):
+            record["lost"] = "no_ack"
+            return record
         finally:
-            self._pending_acks.pop(envelope_id, None)
-        elapsed = time.monotonic() - started
-        record.update(ack=ack, elapsed=elapsed)
-        return {"envelope_id": envelope_id, "payload": ack.get("payload"), "elapsed": elapsed}
+            self._pending_acks.pop(envelope["envelope_id"], None)
+        record.update(ack=ack, elapsed=time.monotonic() - record["sent_at"])
+        return record
 
-    async def _socket_disconnect(self, reason: str, grace: float) -> int:
-        live = self._live_sockets()
-        for conn in live:
-            conn.draining = True  # nothing else is sent on it
-        for conn in live:
-            try:
-                await conn.ws.send_json(
-                    {"type": "disconnect", "reason": reason, "debug_info": {"host": "local"}}
-                )
-            except ConnectionError:
-                continue
-            task = asyncio.ensure_future(self._close_later(conn, grace))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        await self._notify_sockets_changed()
-        return len(live)
+    async def _deliver(self, envelope_type: str, payload: dict) -> list[dict]:
+        """What Slack does with one payload: one attempt with the 3 s deadline; for an event, the
+        retries too, until one is acknowledged. Returns the attempts' records."""
+        attempts = [await self._attempt(envelope_type, payload, ACK_DEADLINE, 0, "")]
+        if envelope_type == "events_api":
+            for number, delay in enumerate(EVENT_RETRY_DELAYS, start=1):
+                if attempts[-1]["lost"] is None:
+                    break
+                await asyncio.sleep(delay)
+                reason = "timeout" if attempts[-1]["lost"] == "no_ack" else "connection_failed"
+                attempts.append(await self._attempt(envelope_type, payload, ACK_DEADLINE, number, reason))
+        return attempts
 
-    async def _close_later(self, conn: _SocketConn, grace: float) -> None:
-        await asyncio.sleep(grace)
-        if not conn.ws.closed:
-            await conn.ws.close()
+    async def _stream(self, make: Callable[[int], tuple[str, dict]], count: int, every: float) -> list[dict]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
 
-    async def _close_sockets(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        for future in self._pending_acks.values():
-            future.cancel()
-        for conn in list(self._sockets):
-            if not conn.ws.closed:
-                await conn.ws.close(code=1001, message=b"server shutdown")
+        async def one(index: int) -> dict:
+            await asyncio.sleep(max(0.0, start + index * every - loop.time()))
+            envelope_type, payload = make(index)
+            attempts = await self._deliver(envelope_type, payload)
+            last = attempts[-1]
+            return {"type": envelope_type, "payload": payload, "sent_at": attempts[0]["sent_at"],
+                    "attempts": attempts, "acked": last["lost"] is None, "elapsed": last["elapsed"],
+                    "ack": last["ack"]}
 
-    # -- Socket Mode: what tests call (blocking; from async code use the *_async variants) --
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
 
-    def wait_for_socket(self, count: int = 1, timeout: float = 5) -> int:
-        """Waits until `count` live connections exist; returns the live count."""
-        assert self._server is not None, "LocalSlack not started"
-        return self._server.run(self._wait_for_live(count, timeout), timeout=timeout + 5)
+    # -- what tests call (blocking; from async code use the *_async variants) --------------
 
-    def socket_send(
-        self,
-        envelope_type: str,
-        payload: dict,
-        timeout: float = 5,
-        retry_attempt: int = 0,
-        retry_reason: str = "",
-    ) -> dict:
-        """Sends an envelope ("slash_commands" | "interactive" | "events_api") to one live
-        connection (waiting up to `timeout` for one) and waits for its ack. Returns
-        {"envelope_id", "payload" (the ack's response payload or None), "elapsed" (seconds
-        from send to ack)}; raises TimeoutError without an ack."""
+    def socket_send(self, envelope_type: str, payload: dict, timeout: float = 5, retry_attempt: int = 0,
+                    retry_reason: str = "") -> dict:
+        """Sends one envelope ("slash_commands" | "interactive" | "events_api") to one live
+        connection and waits up to `timeout` for its ack. Returns {"envelope_id", "payload" (the
+        ack's response payload or None), "elapsed" (seconds from send to ack), "connection"};
+        raises TimeoutError without an ack, at once when no connection is live."""
         if envelope_type not in ("slash_commands", "interactive", "events_api"):
             raise ValueError(f"unknown envelope type {envelope_type!r}")
         assert self._server is not None, "LocalSlack not started"
-        return self._server.run(
-            self._socket_send(envelope_type, payload, timeout, retry_attempt, retry_reason),
-            timeout=timeout + 5,
-        )
+        record = self._server.run(self._attempt(envelope_type, payload, timeout, retry_attempt, retry_reason),
+                                  timeout=timeout + 5)
+        envelope_id = record["envelope"]["envelope_id"]
+        if record["lost"] == "no_connection":
+            raise TimeoutError(f"no live Socket Mode connection for {envelope_type} envelope {envelope_id}")
+        if record["lost"]:
+            raise TimeoutError(f"no ack for {envelope_type} envelope {envelope_id} within {timeout}s")
+        return {"envelope_id": envelope_id, "payload": record["ack"].get("payload"), "elapsed": record["elapsed"],
+                "connection": record["connection"]}
 
-    def socket_disconnect(self, reason: str = "refresh_requested", grace: float | None = None) -> int:
-        """Sends {"type": "disconnect", ...} to every live connection, then closes each after
-        `grace` seconds (default socket_disconnect_grace), as Slack does. Returns how many."""
+    def socket_stream(self, make: Callable[[int], tuple[str, dict]], count: int, every: float,
+                      timeout: float = 30) -> list[dict]:
+        """Slack's side of `count` payloads, the i-th sent i × `every` seconds after the first, none
+        waiting for another: `make(i)` returns (envelope_type, payload) when it is sent (so trigger
+        ids are fresh). Each is delivered as Slack does (`_deliver`: events retried). Returns one
+        outcome per payload: {"type", "payload", "sent_at", "attempts" (records, see `_attempt`),
+        "acked", "elapsed" and "ack" of the last attempt}."""
         assert self._server is not None, "LocalSlack not started"
-        grace = self.socket_disconnect_grace if grace is None else grace
-        return self._server.run(self._socket_disconnect(reason, grace))
-
-    async def wait_for_socket_async(self, count: int = 1, timeout: float = 5) -> int:
-        return await asyncio.to_thread(self.wait_for_socket, count, timeout)
+        return self._server.run(self._stream(make, count, every), timeout=timeout)
 
     async def socket_send_async(self, envelope_type: str, payload: dict, **kwargs: Any) -> dict:
         return await asyncio.to_thread(self.socket_send, envelope_type, payload, **kwargs)
 
-    async def socket_disconnect_async(
-        self, reason: str = "refresh_requested", grace: float | None = None
-    ) -> int:
-        return await asyncio.to_thread(self.socket_disconnect, reason, grace)
-
-    @property
-    def socket_connections(self) -> int:
-        """Live connections (open and not told to disconnect)."""
-        with self._lock:
-            return len(self._live_sockets())
-
-    @property
-    def socket_connect_count(self) -> int:
-        """Connections accepted since start (a reconnect makes it grow)."""
-        with self._lock:
-            return self._socket_connect_count
-
-    @property
-    def socket_refused(self) -> int:
-        with self._lock:
-            return self._socket_refused
-
     @property
     def socket_envelopes(self) -> list[dict]:
-        """Every envelope sent: {"envelope", "connection", "ack", "elapsed"}."""
+        """Every delivery attempt, see `_attempt`."""
         with self._lock:
             return copy.deepcopy(self._envelopes)

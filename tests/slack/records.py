@@ -197,8 +197,13 @@ class _Limit:
 class _SocketConn:
     id: int
     ws: web.WebSocketResponse
-    connected_at: float
+    transport: asyncio.Transport
+    connected_at: float  # time.monotonic()
     draining: bool = False  # told to disconnect; receives nothing more
+    fault: str | None = None  # socket_fault's kind
+    gone: bool = False  # reset or closed by Slack
+    silent_since: float | None = None  # nothing gets through since then
+    closed_at: float | None = None  # its TCP connection ended (either side)
 
 
 def _truthy(value: Any) -> bool:

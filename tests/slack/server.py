@@ -34,9 +34,10 @@ fixed population when `seed=True` (the default):
 
 With `seed=False` only the bot user exists. `reset()` returns a shared server to that world.
 
-The Web API methods live in web_api.py, response_url and Socket Mode in push.py, shared records
-in records.py. To add a Web API method, write `def _api_<method with dots as underscores>(self, args)`
-(e.g. `_api_reactions_add`). It runs under the state lock, returns the fields of the ok
+The Web API methods live in web_api.py, response_url posts and Socket Mode envelopes in push.py,
+Socket Mode connections and their faults in socket_mode.py, shared records in records.py. To add
+a Web API method, write `def _api_<method with dots as underscores>(self, args)` (e.g.
+`_api_reactions_add`). It runs under the state lock, returns the fields of the ok
 answer as a dict, and raises `ApiError("some_error")` for an error answer.
 """
 
@@ -82,12 +83,12 @@ from .records import (
     _encode_cursor,
     _Failure,
     _Limit,
-    _SocketConn,
 )
+from .socket_mode import SocketModeSide
 from .web_api import WebApiMethods
 
 
-class LocalSlack(WebApiMethods, PushChannels):
+class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
     """A fake Slack workspace with one installed app. See the module docstring."""
 
     def __init__(
@@ -117,8 +118,6 @@ class LocalSlack(WebApiMethods, PushChannels):
         # Replace it with a fake clock to drive those without waiting.
         self.clock = clock
         self.trigger_ttl = trigger_ttl
-        self.socket_disconnect_grace = socket_disconnect_grace
-        self.max_socket_connections = max_socket_connections
 
         # All state below is guarded by _lock: handlers run on the server thread, test code
         # on the test thread.
@@ -131,15 +130,7 @@ class LocalSlack(WebApiMethods, PushChannels):
         self._tickets: set[str] = set()
         self._init_world()
 
-        # Socket Mode (touched on the server loop; counters read under _lock)
-        self._sockets: list[_SocketConn] = []
-        self._socket_connect_count = 0
-        self._socket_refused = 0
-        self._socket_rr = 0
-        self._pending_acks: dict[str, asyncio.Future] = {}
-        self._socket_cond: asyncio.Condition | None = None
-        self._background: set[asyncio.Task] = set()
-        self._envelopes: list[dict] = []
+        self._init_socket_state(disconnect_grace=socket_disconnect_grace, max_connections=max_socket_connections)
 
         self._server: ServerThread | None = None
 
@@ -170,6 +161,7 @@ class LocalSlack(WebApiMethods, PushChannels):
         with self._lock:
             self._init_world()
             self._envelopes.clear()
+            self._forget_silent_sockets()
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -681,6 +681,59 @@ def test_socket_limits_pings_and_disconnect(local_slack):
     asyncio.run(main())
 
 
+def test_socket_faults_and_acks_on_the_right_connection(local_slack):
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            web_client = AsyncWebClient(base_url=local_slack.api_url)
+
+            async def connect() -> aiohttp.ClientWebSocketResponse:
+                url = (await web_client.apps_connections_open(app_token=local_slack.app_token))["url"]
+                ws = await session.ws_connect(url, autoping=False)
+                assert (await ws.receive_json())["type"] == "hello"
+                return ws
+
+            reset, closed, silent = [await connect() for _ in range(3)]
+            await local_slack.wait_for_socket_async(3)
+            assert await asyncio.to_thread(local_slack.socket_fault, "reset") == 1  # the oldest
+            assert (await reset.receive()).type == aiohttp.WSMsgType.CLOSED  # the socket broke: no close frame
+            assert await asyncio.to_thread(local_slack.socket_fault, "close", 2) == 2
+            assert (await closed.receive()).type == aiohttp.WSMsgType.CLOSE
+            assert local_slack.socket_connections == 1
+
+            local_slack.silent_notice = 0.5
+            assert await asyncio.to_thread(local_slack.socket_fault, "silent") == 3
+            assert local_slack.socket_connections == 0  # not live, but Slack still sends to it
+            await silent.ping(b"anyone?")
+            with pytest.raises(TimeoutError):  # no pong, and no envelope either
+                await silent.receive(timeout=0.3)
+            with pytest.raises(TimeoutError, match="no ack"):
+                await local_slack.socket_send_async("events_api", {"event": {}}, timeout=0.1)
+            assert local_slack.socket_envelopes[-1]["connection"] == 3
+            await asyncio.sleep(0.5)  # Slack noticed: nothing to send to, and it does not wait for one
+            with pytest.raises(TimeoutError, match="no live Socket Mode connection"):
+                await local_slack.socket_send_async("slash_commands", {"command": "/tandem"}, timeout=2)
+
+            first, second = await connect(), await connect()
+
+            async def ack_on_the_other_one():
+                receiving = {asyncio.ensure_future(ws.receive()): other for ws, other in ((first, second),
+                                                                                          (second, first))}
+                done, pending = await asyncio.wait(receiving, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                received = done.pop()
+                await receiving[received].send_json({"envelope_id": json.loads(received.result().data)["envelope_id"]})
+
+            answer = asyncio.ensure_future(ack_on_the_other_one())
+            with pytest.raises(TimeoutError, match="no ack"):  # an ack counts only where the envelope went
+                await local_slack.socket_send_async("events_api", {"event": {}}, timeout=0.5)
+            await answer
+            await first.close()
+            await second.close()
+
+    asyncio.run(main())
+
+
 # -- signed HTTP delivery to a real Bolt app ---------------------------------------------------
 
 
