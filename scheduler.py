@@ -119,6 +119,11 @@ class Scheduler:
     def add_source(self, source: JobSource) -> None:
         self.sources.append(source)
 
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """The jobs this process runs now, by key (none on a standby)."""
+        return dict(self._jobs)
+
     def role(self, *, wait: float = 0.0) -> str:
         """What this process is now: "active" (holds the lock, confirmed with the database lately),
         "standby", or "unverified" (held the lock at its last check but cannot confirm it now).

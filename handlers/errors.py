@@ -8,6 +8,7 @@ through the response_url, else in a modal opened with the trigger_id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -29,6 +30,11 @@ def new_reference() -> str:
 def register(app: AsyncApp, services: Services) -> None:
     @app.error
     async def on_error(error, body, response):
+        if response is None:
+            # Acked already. Bolt's asyncio runner looks for the ack every 10 ms and sets it back to None
+            # once this handler returns (slack_bolt/listener/asyncio_runner.py): let it see the ack
+            # first, or a listener that fails within 10 ms of acking loses its ack (HTTP 404).
+            await asyncio.sleep(0.02)
         body = body or {}
         response_url = body.get("response_url") or next(
             (r.get("response_url") for r in body.get("response_urls") or []), None
