@@ -1,19 +1,16 @@
 """The alarm clock. Schedules live in our tables; APScheduler only wakes the rule.
 
 - Each capability registers a *job source*, a function that reads its tables and yields Jobs.
-- One scheduler is active per database (scheduler_lock.ActiveLock); the others stand by and
-  try to take over every `takeover_seconds`.
-- The active one's watcher thread confirms its lock with the database every `poll_seconds` and
-  reads the schedule version there: a change saved on any replica bumps that version in its own
-  transaction (models.schedule), and the jobs are rebuilt from the tables at the next poll.
-- No database error stops it. The watcher retries with back-off (up to `takeover_seconds`),
-  keeping the role while the lock is held and standing by as soon as it is not; a run that failed
-  because the database was unreachable is tried again while still inside its grace window. Any
-  other failure of the watcher is logged and restarts the role (stand by, then take over again).
+- One scheduler is active per database (scheduler_lock.ActiveLock); the others stand by. The
+  active one's watcher confirms the lock with the database every `poll_seconds` and reads the
+  schedule version there: a change saved on any replica bumps it (models.schedule), and the jobs
+  are rebuilt from the tables. A standby tries to take over every `takeover_seconds`.
+- No database error stops it: the watcher retries with back-off, keeping the role while the
+  lock is held; a run that failed because the database was unreachable is tried again inside its
+  grace window. Any other failure of the watcher is logged and restarts the role.
 - Every run is claimed in `scheduled_run` under (job key, due time) first, so a run happens once
-  even if two processes think they are active for a moment.
-- On taking over, a job that fell due while nothing ran is run once, in the scheduler's own
-  threads, if it is still inside its grace window; older misses are not replayed.
+  even if two processes think they are active for a moment. On taking over, a job that fell due
+  while nothing ran is run once, in the scheduler's threads, if still inside its grace window.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from clock import utcnow
-from models.db import database_unavailable, session_scope
+from models.db import database_unavailable, error_summary, session_scope
 from models.schedule import RUN_LEASE, claim_run, finish_run, held_until
 from scheduler_lock import ActiveLock, LockLost
 
@@ -64,11 +61,6 @@ def last_due(trigger: BaseTrigger, *, now: datetime, since: datetime) -> datetim
         if latest is not None and fire <= latest:
             return latest
         latest, cursor = fire, fire + timedelta(microseconds=1)
-
-
-def reason(error: BaseException) -> str:
-    """The first line of a database error, for a one-line log message."""
-    return (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def same_schedule(a: BaseTrigger, b: BaseTrigger) -> bool:
@@ -167,7 +159,7 @@ class Scheduler:
             if self._stop.is_set():
                 return
             try:
-                delay = self.check()
+                delay = self._check()
             except Exception:  # a bug, not an outage: the log says what, and the role starts over
                 log.exception("the scheduler's check failed; restarting the scheduler role")
                 self._stand_down()
@@ -175,7 +167,7 @@ class Scheduler:
             with self._checked:
                 self._checked.notify_all()
 
-    def check(self) -> float:
+    def _check(self) -> float:
         """One look at the database: a standby tries to take the lock; the active one confirms it and
         picks up schedule changes. Returns the seconds until the next look."""
         try:
@@ -199,7 +191,7 @@ class Scheduler:
             self._failures += 1
             delay = self._backoff(self._failures)
             log.warning("scheduler cannot reach the database (%s); holding the lock: %s; next try in %.1f s",
-                        reason(exc), self.lock.held, delay)
+                        error_summary(exc), self.lock.held, delay)
             return delay
         self._failures = 0
         return self.poll_seconds
@@ -257,8 +249,10 @@ class Scheduler:
         ran = 0
         for job in list(self._jobs.values()):
             due = last_due(job.trigger, now=now, since=now - self._grace(job))
-            if due is not None and self.run_due(job.key, due):
-                ran += 1
+            try:
+                ran += due is not None and self.run_due(job.key, due)
+            except Exception:  # logged with its traceback; one broken job must not hold up the others
+                log.exception("catching up %s (due %s) failed", job.key, due)
         self.caught_up_at = now
         log.info("scheduler caught up: %d missed runs done", ran)
         return ran
@@ -290,7 +284,7 @@ class Scheduler:
             attempt += 1
             retry_at = self.clock() + timedelta(seconds=self._backoff(attempt))
             log.warning("%s (due %s) failed: the database is unreachable (%s); trying again at %s",
-                        key, due_at, reason(exc), retry_at)
+                        key, due_at, error_summary(exc), retry_at)
         if retry_at is not None:
             self._retry(job, due_at, retry_at, attempt)
         return False

@@ -43,7 +43,7 @@ from bench.standup_fanout import database  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
 from models.standups.forms import CleanStandup  # noqa: E402
 from models.standups.manage import create_standup  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.conftest import free_port, wait_until  # noqa: E402
 from tests.dbfaults import FaultProxy  # noqa: E402
 from tests.slack import LocalSlack  # noqa: E402
 
@@ -89,13 +89,11 @@ class Replica:
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+    """What `predicate` returns once truthy, or None after `timeout` seconds."""
+    try:
+        return wait_until(predicate, timeout, interval)
+    except AssertionError:
+        return None
 
 
 def make_standups(url: str, people: list[str], dues: list[datetime]) -> None:
@@ -151,8 +149,8 @@ def main() -> None:
                "SLACK_API_URL": slack.api_url, "DATABASE_URL": proxy.url(url), "HOST": "127.0.0.1",
                "TANDEM_MODE": "http", "LOG_LEVEL": "INFO"}
         replicas += [Replica("a", env, logs), Replica("b", env, logs)]
-        if not wait_for(lambda: any(r.active for r in replicas), 90):
-            raise SystemExit(f"no replica became active; logs in {logs}")
+        if not wait_for(lambda: all(r.health() for r in replicas) and any(r.active for r in replicas), 90):
+            raise SystemExit(f"the replicas did not come up; logs in {logs}")
 
         def killing(minute: int) -> None:
             """Kill -9 the active replica 1-8 s before `minute` is due; start it again 5-15 s later."""
@@ -168,8 +166,10 @@ def main() -> None:
                                 interval=0.2)
             takeovers.append(round(time.monotonic() - killed, 2) if survivor else None)
             sleep_until(restart_at)
-            replicas[replicas.index(victim)] = Replica(victim.name, env, logs)
+            replicas[replicas.index(victim)] = restarted = Replica(victim.name, env, logs)
             victim.stop()
+            if not wait_for(restarted.health, 60):
+                raise SystemExit(f"replica {victim.name} did not come back; logs in {logs}")
 
         def outage(minute: int) -> None:
             sleep_until(dues[minute].timestamp() - rng.uniform(5, 15))

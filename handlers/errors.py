@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 import templates
 from handlers.common import Services
-from models.db import database_unavailable
+from models.db import database_unavailable, error_summary
 
 log = logging.getLogger("tandem.errors")
 
@@ -42,9 +42,9 @@ def register(app: AsyncApp, services: Services) -> None:
         team_id = body.get("team_id") or (body.get("team") or {}).get("id")
         user_id = body.get("user_id") or (body.get("user") or {}).get("id")
         if database_unavailable(error):
-            log.warning("the database is unreachable (%r); telling the user", error)
+            log.warning("the database is unreachable (%s); telling the user", error_summary(error))
             if not team_id or not user_id:
-                return None  # an event: the 500 makes Slack send it again later
+                return None  # an event: no one to tell (one that failed before its ack, Slack sends again)
             return await database_down(services, body, response, response_url=response_url,
                                        language=services.known_language(team_id, user_id)
                                        or services.settings.default_language)

@@ -193,6 +193,11 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+def error_summary(error: BaseException) -> str:
+    """A database error in one line, without the statement and its parameters (users' data)."""
+    return (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
+
+
 class DatabaseProbe:
     """Is the database there? A bounded answer for /healthz: one check at a time, in its own thread
     and on its own connection (never the pool, which an outage may have left waiting), awaited for
