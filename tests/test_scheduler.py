@@ -50,6 +50,10 @@ class Ahead:
     def __call__(self):
         return utcnow() + self.offset
 
+    def wall(self, moment: datetime) -> float:
+        """The wall clock's unix time when this clock reads `moment`."""
+        return (moment - self.offset).timestamp()
+
 
 def daily_job(runs: list, fail_after: int | None = None):
     def run(due_at, now):
