@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from delivery import Delivery
-from models.db import database_reachable, make_engine, migrate
+from models.db import DatabaseProbe, make_engine, migrate
 from scheduler import Scheduler
 from settings import ConfigurationError, Mode, Settings, missing_credentials
 from socket_mode import SocketModePool
@@ -38,6 +38,7 @@ from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+HEALTH_WAIT = 0.5  # seconds /healthz waits for the database and the scheduler's lock, so it answers within 1 s
 log = logging.getLogger("tandem")
 
 
@@ -48,6 +49,7 @@ class Tandem:
     app: AsyncApp
     services: handlers.Services
     scheduler: Scheduler
+    probe: DatabaseProbe
     socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
 
@@ -57,12 +59,15 @@ class Tandem:
         return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services))
 
     async def health(self) -> tuple[bool, dict]:
-        db_ok = await self.services.in_thread(database_reachable, self.services.engine)
+        """The truth now, within a second whatever the database does: the database answered a fresh
+        check, and the scheduler's role was confirmed with the database (see Scheduler.role)."""
+        db_ok, role = await asyncio.gather(self.probe.reachable(HEALTH_WAIT),
+                                           asyncio.to_thread(self.scheduler.role, wait=HEALTH_WAIT))
         details = {"database": "ok" if db_ok else "unreachable", "slack": "http"}
         if self.socket is not None:
             live = await self.socket.live()
             details.update(slack="connected" if live else "disconnected", slack_connections=live)
-        details.update(scheduler="active" if self.scheduler.active else "standby", version=VERSION)
+        details.update(scheduler=role, version=VERSION)
         return db_ok and details["slack"] != "disconnected", details
 
     def start_background(self) -> None:
@@ -111,11 +116,13 @@ def build(settings: Settings, mode: Mode) -> Tandem:
     services = handlers.Services(settings=settings, engine=engine, delivery=delivery, executor=executor,
                                  version=VERSION)
     handlers.register(app, services)
-    scheduler = Scheduler(engine, settings.database_url, grace=timedelta(minutes=settings.scheduler_grace_minutes))
+    scheduler = Scheduler(engine, settings.database_url, grace=timedelta(minutes=settings.scheduler_grace_minutes),
+                          poll_seconds=settings.scheduler_poll_seconds,
+                          takeover_seconds=settings.scheduler_takeover_seconds)
     for source in handlers.job_sources(services):
         scheduler.add_source(source)
-    services.scheduler = scheduler
-    return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler)
+    return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler,
+                  probe=DatabaseProbe(settings.database_url))
 
 
 async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:

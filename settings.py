@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=16, ge=2, le=512)
     scheduler_enabled: bool = True
     scheduler_grace_minutes: int = Field(default=60, ge=0)
+    # The active scheduler confirms its lock and looks for schedule changes saved on any replica this
+    # often; a standby tries to take over this often (also the longest wait between database retries).
+    scheduler_poll_seconds: float = Field(default=1.0, gt=0)
+    scheduler_takeover_seconds: float = Field(default=5.0, gt=0)
     outbox_sweep_seconds: float = Field(default=15.0, gt=0)
     outbox_workers: int = Field(default=4, ge=1, le=32)
     slack_timeout_seconds: int = Field(default=10, ge=1)

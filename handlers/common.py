@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
@@ -34,7 +34,6 @@ class Services:
     delivery: Delivery
     executor: ThreadPoolExecutor
     version: str
-    scheduler: Any = None  # scheduler.Scheduler, once bot.py has built it
     busy: int = 0  # blocking calls under way (read at shutdown, and by tests waiting for quiet)
     # (team, user) → (language, monotonic expiry): lets hot paths such as /tandem help answer
     # without a thread or a query. A language change on another replica shows here within the TTL.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
@@ -14,9 +16,11 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
+MIGRATION_LOCK = 0x7A4D3F  # advisory lock id: one migrator at a time per PostgreSQL database
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -177,6 +181,43 @@ def database_reachable(engine: Engine) -> bool:
         return False
 
 
+def database_unavailable(error: BaseException | None) -> bool:
+    """Did this fail because the database could not be reached or used just now (refused, cut, timed
+    out, busy) rather than because of a bug? Then trying again shortly is the answer."""
+    while error is not None:
+        if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+            return True
+        if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__
+    return False
+
+
+def error_summary(error: BaseException) -> str:
+    """A database error in one line, without the statement and its parameters (users' data)."""
+    return (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class DatabaseProbe:
+    """Is the database there? A bounded answer for /healthz: one check at a time, in its own thread
+    and on its own connection (never the pool, which an outage may have left waiting), awaited for
+    at most `timeout` seconds; a check still running then counts as unreachable."""
+
+    def __init__(self, url: str):
+        connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
+        self._engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="tandem-probe")
+        self._running: Future | None = None
+
+    async def reachable(self, timeout: float) -> bool:
+        if self._running is None or self._running.done():  # only the event loop's thread gets here
+            self._running = self._thread.submit(database_reachable, self._engine)
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._running)), timeout)
+        except TimeoutError:
+            return False
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 
@@ -187,7 +228,21 @@ def alembic_config(url: str):
 
 
 def migrate(url: str) -> None:
-    """Apply every migration up to the heads (idempotent; capabilities may branch from one base)."""
+    """Apply every migration up to the heads (idempotent; capabilities may branch from one base).
+
+    On PostgreSQL replicas starting together take turns under an advisory lock: the first
+    migrates, the others wait for it and then find nothing left to do. (SQLite means one process.)
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), "heads")
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), "heads")
+        return
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:  # closing it releases the lock, whatever happens
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+            command.upgrade(alembic_config(url), "heads")
+    finally:
+        engine.dispose()

@@ -90,6 +90,7 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "language_set.yaml.j2": {"new_language": "zh_CN"},
         "not_yet.yaml.j2": {"command": "/request"},
         "home.yaml.j2": {"version": "1"},
+        "database_unreachable.yaml.j2": {"modal": False},
     }
     assert set(contexts) == {p.name for p in BLOCKS_DIR.glob("*.j2") if not p.name.startswith("_")}, \
         "add new templates here"
@@ -97,3 +98,5 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         for language in ("en", "zh_CN"):
             payload = render(name, language=language, **context)
             assert payload.get("text") or payload.get("type") == "home"
+    for language in ("en", "zh_CN"):  # its modal form too
+        assert render("database_unreachable.yaml.j2", language=language, modal=True)["type"] == "modal"

@@ -122,13 +122,7 @@ def submit_new(services: Services, body: dict) -> dict | None:
         text = rule_error_message(error, language=language)["text"]
         return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
     services.delivery.kick()
-    _reschedule(services)
     return None
-
-
-def _reschedule(services: Services) -> None:
-    if services.scheduler is not None:
-        services.scheduler.rebuild()
 
 
 def list_digests(services: Services, *, command: dict, words: list[str], language: str) -> dict:
@@ -174,7 +168,6 @@ def _set_paused(services: Services, command: dict, words: list[str], *, language
     digest = _own_digest(services, command, words[0])
     with session_scope(services.engine) as session:
         digests.set_paused(session, digest=session.get(Digest, digest.id), paused=paused)
-    _reschedule(services)
     return notice(language, "digest_paused" if paused else "digest_resumed", name=digest.name)
 
 
@@ -184,7 +177,6 @@ def delete(services: Services, *, command: dict, words: list[str], language: str
     digest = _own_digest(services, command, words[0])
     with session_scope(services.engine) as session:
         digests.delete_digest(session, digest=session.get(Digest, digest.id))
-    _reschedule(services)
     return notice(language, "digest_deleted", name=digest.name)
 
 

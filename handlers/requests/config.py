@@ -106,8 +106,6 @@ def submit_config(services: Services, body: dict) -> Outcome:
         channel_of_command = json.loads(view.get("private_metadata") or "{}").get("channel")
         return Outcome(notice=message, channel=channel_of_command)
     services.delivery.kick()
-    if services.scheduler is not None:
-        services.scheduler.rebuild()  # a newly configured workspace gets its SLA job
     return Outcome()
 
 

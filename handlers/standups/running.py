@@ -9,7 +9,7 @@ only what is still missing, and a second replica finds the rows taken.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
@@ -26,6 +26,8 @@ from scheduler import Job
 log = logging.getLogger("tandem.standups")
 BATCH = 100    # claims + queued DMs per transaction
 REFRESH_PER_TICK = 50  # users.info calls a tick may make for zones (Slack's tier 4: 100+ a minute)
+# A tick may run twice (every DM is claimed), so one cut short by a crash is taken over after this, not minutes.
+TICK_LEASE = timedelta(seconds=20)
 after_queue = None  # test hook: called with each batch of claimed DMs (a test makes it raise to kill the fan-out)
 
 
@@ -115,6 +117,6 @@ def job_sources(services: Services) -> list:
     def source(session, now):
         if session.exec(select(Standup.id)).first() is not None:
             yield Job(key="standups:tick", trigger=CronTrigger(second=0, timezone=UTC),
-                      run=lambda due_at, now: run_tick(services, now=now))
+                      run=lambda due_at, now: run_tick(services, now=now), lease=TICK_LEASE)
 
     return [source]

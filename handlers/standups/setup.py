@@ -107,8 +107,6 @@ def submit(services: Services, *, body: dict) -> tuple[dict | None, int | None]:
         message = plain(rule_error_message(error, language=language)["text"])
         return {"response_action": "errors", "errors": {"name": message}}, None
     services.delivery.kick()
-    if services.scheduler is not None:
-        services.scheduler.rebuild()  # the first standup starts the minute tick
     return None, standup.id
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from models.db import insert_once
 from models.digests.tables import SCHEDULED, Digest, DigestSend, Metric
 from models.errors import RuleError
+from models.schedule import schedule_changed
 
 DIGEST_NAME = re.compile(r"^[\w-]{1,40}$")
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -102,6 +103,7 @@ def save_digest(session: Session, *, digest: Digest, actor: str, actor_is_admin:
     digest.owner, digest.created_at = actor, now
     if not insert_once(session, digest):
         raise RuleError("digests.digest_exists", name=digest.name)
+    schedule_changed(session)
     return digest
 
 
@@ -121,6 +123,7 @@ def update_digest(session: Session, *, digest_id: int, changed: Digest, actor: s
     for field in EDITABLE:
         setattr(digest, field, getattr(changed, field))
     session.add(digest)
+    schedule_changed(session)
     return digest
 
 
@@ -132,6 +135,7 @@ def may_change(digest: Digest, *, actor: str, actor_is_admin: bool) -> None:
 def set_paused(session: Session, *, digest: Digest, paused: bool) -> None:
     digest.paused = paused
     session.add(digest)
+    schedule_changed(session)
 
 
 def delete_digest(session: Session, *, digest: Digest) -> None:
@@ -140,6 +144,7 @@ def delete_digest(session: Session, *, digest: Digest) -> None:
         session.delete(send)
     session.flush()
     session.delete(digest)
+    schedule_changed(session)
 
 
 def find_digest(session: Session, *, team_id: str, name: str) -> Digest:

@@ -24,6 +24,7 @@ from models.requests.tables import (
     RequestEvent,
     RequestLabel,
 )
+from models.schedule import schedule_changed
 
 # action → {from status: to status}. Anything else is refused with the current status.
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -75,6 +76,7 @@ def configure(session: Session, *, team_id: str, actor_is_admin: bool, triage_ch
     config.triage_channel, config.product_team_mode = triage_channel, product_team_mode
     config.product_team, config.sla_business_days, config.updated_at = list(product_team), sla_business_days, now
     session.add(config)
+    schedule_changed(session)  # a newly configured workspace gets its SLA job
     return config
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from models.db import insert_once
 from models.errors import RuleError
 from models.requests.forms import FormErrors
+from models.schedule import schedule_changed
 from models.standups.forms import CleanStandup
 from models.standups.tables import Standup
 
@@ -52,6 +53,7 @@ def create_standup(session: Session, *, team_id: str, owner: str, form: CleanSta
     _apply(standup, form, names, now)
     if not insert_once(session, standup):
         raise FormErrors({"name": ("standups.duplicate_name", {"name": form.name})})
+    schedule_changed(session)  # the first standup starts the minute tick
     return standup
 
 
@@ -67,6 +69,7 @@ def update_standup(session: Session, *, team_id: str, standup_id: int, actor: st
         raise FormErrors({"name": ("standups.duplicate_name", {"name": form.name})})
     _apply(standup, form, names, now)
     session.add(standup)
+    schedule_changed(session)
     return standup
 
 
@@ -76,6 +79,7 @@ def set_paused(session: Session, *, team_id: str, name: str, actor: str, is_admi
     check_may_manage(standup, actor=actor, is_admin=is_admin)
     standup.paused, standup.updated_at = paused, now
     session.add(standup)
+    schedule_changed(session)
     return standup
 
 
@@ -83,4 +87,5 @@ def delete_standup(session: Session, *, team_id: str, name: str, actor: str, is_
     standup = find_standup(session, team_id=team_id, name=name)
     check_may_manage(standup, actor=actor, is_admin=is_admin)
     session.delete(standup)  # runs, sends and answers go with it (ON DELETE CASCADE)
+    schedule_changed(session)
     return standup.name

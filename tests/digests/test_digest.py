@@ -106,7 +106,8 @@ def test_the_weekly_job_sends_once_even_across_a_restart(slack, tandem, lead):
             scheduler.add_source(source)
         assert scheduler.lock.try_acquire()
         try:
-            scheduler.rebuild(catch_up=True)
+            scheduler.rebuild()
+            scheduler.catch_up()
         finally:
             scheduler.lock.release()
     with session_scope(tandem.engine) as session:

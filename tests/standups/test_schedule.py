@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from handlers.standups import job_sources
 from models.db import session_scope
 from models.workspaces import Member
+from tests.conftest import wait_until
 from tests.standups.conftest import BERLIN, NY, OWNER, SHANGHAI, TEAM, ZONES, make_standup, sends, tick, utc
 
 
@@ -149,5 +150,6 @@ def test_after_downtime_the_scheduler_catches_up_once_inside_the_window(tandem, 
         scheduler = Scheduler(tandem.engine, database_url, grace=timedelta(hours=1), clock=lambda at=started: at)
         scheduler.add_source(source)
         scheduler.start()
+        wait_until(lambda s=scheduler: s.caught_up_at is not None, message="the catch-up")
         scheduler.stop()
     assert sorted(sends(tandem)) == [(NY, utc(2026, 3, 9, 2, 10)), (SHANGHAI, utc(2026, 3, 9, 2, 10))]
