@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import inbound
 from delivery import Delivery
 from models.db import database_reachable, make_engine, migrate
 from scheduler import Scheduler
@@ -54,7 +55,8 @@ class Tandem:
     @property
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
-        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services))
+        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
+                      signing_secret=self.settings.slack_signing_secret or "")
 
     async def health(self) -> tuple[bool, dict]:
         db_ok = await self.services.in_thread(database_reachable, self.services.engine)
@@ -109,6 +111,7 @@ def build(settings: Settings, mode: Mode) -> Tandem:
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-none",
         authorize=authorize,
         request_verification_enabled=(mode == "http"),
+        raise_error_for_unhandled_request=True,  # handlers/errors.py logs one line instead of a code sample
         name="tandem",
     )
     # Blocking work runs here, not on the event loop; sized so slow calls don't starve acks.
@@ -137,7 +140,7 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(tandem.server, "should_exit", True))
     if tandem.mode == "socket":
-        tandem.socket = AsyncSocketModeHandler(
+        tandem.socket = inbound.CheckedSocketModeHandler(
             tandem.app, settings.slack_app_token, web_client=AsyncWebClient(base_url=settings.slack_api_url)
         )
         await tandem.socket.connect_async()
