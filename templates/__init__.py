@@ -20,7 +20,6 @@ from io import BytesIO
 from pathlib import Path
 
 import jinja2
-import jinja2.sandbox
 import yaml
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -160,9 +159,9 @@ def _gettext_for(language: str):
     return gettext, ngettext
 
 
-def _make_environment(loader: jinja2.BaseLoader, sandboxed: bool = False) -> jinja2.Environment:
-    cls = jinja2.sandbox.ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
-    env = cls(
+def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environment] | None = None) -> jinja2.Environment:
+    """Tandem's own templates; a team's run in `sandbox` (a jinja2.sandbox environment class)."""
+    env = (sandbox or jinja2.Environment)(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,

@@ -22,7 +22,7 @@ FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "nam
                 "digests.bad_weekday": "weekday", "digests.bad_time": "time", "digests.bad_zone": "timezone",
                 "digests.unknown_metric": "metrics", "digests.bad_thresholds": "thresholds",
                 "digests.bad_template_name": "template", "digests.template_broken": "template",
-                "digests.no_template": "template"}
+                "digests.template_limit": "template", "digests.no_template": "template"}
 
 
 def notice(language: str, key: str, **p) -> dict:
@@ -77,8 +77,7 @@ def check_template(services: Services, digest: Digest, *, language: str) -> None
     try:
         rendering.render(directory, digest.template, language=language, context=context)
     except rendering.TemplateProblem as problem:
-        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
-                        error=problem.error[:1500]) from None
+        raise problem.refusal() from None
 
 
 def submit_new(services: Services, body: dict) -> dict | None:
@@ -145,8 +144,7 @@ def preview(services: Services, *, command: dict, words: list[str], language: st
         messages = sending.preview(services, team_id=command["team_id"], name=words[0], monday=monday,
                                    language=language, now=utcnow())
     except rendering.TemplateProblem as problem:
-        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
-                        error=problem.error[:1500]) from None
+        raise problem.refusal() from None
     blocks = [block for message in messages for block in message["blocks"]][:50]
     return {"response_type": "ephemeral", "text": messages[0]["text"], "blocks": blocks}
 

@@ -13,7 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
 import templates
-from handlers.common import Services
+from handlers.common import Services, rule_error_message
 from handlers.digests import chart, rendering
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
@@ -91,7 +91,8 @@ def queue_messages(services: Services, session, digest: Digest, record: DigestSe
     if problem is not None:
         told = templates.render("digests/notice.yaml.j2", language=language, key="template_fell_back",
                                 p={"name": digest.name, "template": problem.template, "line": problem.line,
-                                   "error": problem.error[:1500]})
+                                   "error": problem.error[:1500], "limit": problem.limit,
+                                   "problem": rule_error_message(problem.refusal(), language=language)["text"]})
         services.delivery.queue(session, key=f"{first}:owner", team_id=digest.team_id, method="chat.postMessage",
                                 now=now, channel=digest.owner, text=told["text"], blocks=told["blocks"])
 
