@@ -197,6 +197,9 @@ def send_now(services: Services, *, command: dict, words: list[str], language: s
 
 
 def resend(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    """A past week, posted once: a week posted before (however) is posted again only with --again."""
+    again = "--again" in words
+    words = [word for word in words if word != "--again"]
     if len(words) != 2:
         raise RuleError("digests.resend_usage")
     monday = week.parse_week(words[1])
@@ -204,7 +207,13 @@ def resend(services: Services, *, command: dict, words: list[str], language: str
     now = utcnow()
     if monday > week.last_complete_week(now, ZoneInfo(digest.timezone)):
         raise RuleError("digests.week_not_over", week=week.week_label(monday))
-    sending.send(services, digest_id=digest.id, monday=monday, kind="resend", actor=command["user_id"], now=now)
+    earlier = None if again else sending.earlier_post(services, digest_id=digest.id, monday=monday)
+    if earlier is None and sending.send(services, digest_id=digest.id, monday=monday, kind="resend",
+                                        actor=command["user_id"], now=now, once=not again) is None:
+        earlier = sending.earlier_post(services, digest_id=digest.id, monday=monday)  # a resend running alongside
+    if earlier is not None:
+        return templates.render("digests/already_posted.yaml.j2", language=language, name=digest.name,
+                                week=week.week_label(monday), channel=digest.channel, **earlier)
     return notice(language, "digest_resent", name=digest.name, week=week.week_label(monday), channel=digest.channel)
 
 
