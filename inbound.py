@@ -163,10 +163,10 @@ def payload_problem(body) -> str | None:
     if "command" in body:
         return problem(body, COMMAND, "command")
     kind_ = body.get("type")
+    if not isinstance(kind_, str) or kind_ not in EVENTS and kind_ not in INTERACTIONS:
+        return "type: not a payload type Tandem handles"
     if kind_ in EVENTS:
         return problem(body, EVENTS[kind_], kind_)
-    if kind_ not in INTERACTIONS:
-        return "type: not a payload type Tandem handles"
     return problem(body, {"team": TEAM, "user": USER, **INTERACTIONS[kind_]}, kind_)
 
 

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 import inbound
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict]]]
-# Slack's payloads are far smaller: a view_submission of Tandem's largest modal, every field full of
-# Chinese text, is about 0.2 MB form-encoded.
+# Slack's payloads are far smaller: the largest Tandem can get, a standup answer modal with ten full
+# answers in Chinese, submitted (values and the view's own text, \uXXXX then %-encoded), is ~0.35 MB.
 MAX_BODY_BYTES = 1024 * 1024
 
 

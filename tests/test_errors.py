@@ -22,3 +22,4 @@ def test_unexpected_error_shows_a_reference_that_is_in_the_log(sender, slack, mo
     assert "Tandem 出现内部错误" in text
     record = next(r for r in caplog.records if reference in r.getMessage())
     assert record.exc_info and record.exc_info[0] is ZeroDivisionError
+
