@@ -138,7 +138,7 @@ INTERACTIONS = {
                       "?view": VIEW, "?message": MESSAGE, "?channel": {"id": ID}, "?container": kind(dict),
                       "?state": STATE},
     "view_submission": {"view": {**VIEW, "callback_id": NAME}, "?trigger_id": text(255),
-                        "?response_urls": kind(list)},
+                        "?response_urls": items({"response_url": text(3000)})},
     "view_closed": {"view": {**VIEW, "callback_id": NAME}},
     "shortcut": {"callback_id": NAME, "trigger_id": text(255)},
     "message_action": {"callback_id": NAME, "trigger_id": text(255), "message": MESSAGE, "channel": {"id": ID},

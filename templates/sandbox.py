@@ -153,7 +153,10 @@ def _limit_memory() -> None:
 
 
 def serve_one() -> None:
-    """The child process: once imported it says "ready", then renders the one job it reads."""
+    """The child process: once ready (imports done, catalogs compiled) it says so, then renders
+    the one job it reads."""
+    for language in templates.LANGUAGES:
+        templates.translations(language)
     sys.stdout.buffer.write(b"ready\n")
     sys.stdout.flush()
     job = sys.stdin.buffer.read()
