@@ -15,6 +15,7 @@ from handlers.requests.triage import open_modal
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError
+from templates.limits import cut
 
 # Rule errors about one field of the modal, shown inline under that block.
 FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "name", "digests.no_channel": "channel",
@@ -119,7 +120,7 @@ def submit_new(services: Services, body: dict) -> dict | None:
                                     text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:
         text = rule_error_message(error, language=language)["text"]
-        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
+        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): cut(text, 2000)}}
     services.delivery.kick()
     _reschedule(services)
     return None
