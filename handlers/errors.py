@@ -37,8 +37,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.error
     async def on_error(error, body, response):
         body = body or {}
-        if isinstance(error, BoltUnhandledRequestError):  # no listener for it: Bolt answers 404
-            log.warning("no listener for a %s payload", str(body.get("type") or body.get("command") or "?")[:40])
+        if isinstance(error, BoltUnhandledRequestError):  # Bolt answers 404: one line, not a code sample
+            log.warning("nothing answered a %s payload (no listener for it, or none acknowledged within 3 s)",
+                        str(body.get("type") or body.get("command") or "?")[:40])
             return None
         reference = new_reference()
         log.error("unexpected error, reference %s", reference, exc_info=error)
