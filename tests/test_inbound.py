@@ -148,3 +148,13 @@ def test_socket_mode_acknowledges_and_drops_what_it_cannot_use(socket_tandem, sl
     slack.add_user("UEN", locale="en-US")
     help_ = slack.socket_send("slash_commands", payloads.slash_command("/tandem", "help", "UEN", slack=slack))
     assert help_["payload"]["text"].endswith(": commands")  # still serving everyone else
+
+
+def test_a_payload_no_listener_takes_is_one_log_line(sender, slack, tandem, caplog):
+    shortcut = base("shortcut", slack)
+    shortcut["callback_id"] = "no_such_shortcut"
+    with caplog.at_level(logging.INFO):
+        response = sender.post(*encode("shortcut", shortcut))
+    assert response.status == 404
+    assert [r.getMessage() for r in caplog.records] == [
+        "nothing answered a shortcut payload (no listener for it, or none acknowledged within 3 s)"]
