@@ -56,7 +56,8 @@ class Tandem:
     @property
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
-        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services))
+        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
+                      signing_secret=self.settings.slack_signing_secret or "")
 
     async def health(self) -> tuple[bool, dict]:
         """The truth now, within a second whatever the database does: the database answered a fresh
@@ -109,6 +110,7 @@ def build(settings: Settings, mode: Mode) -> Tandem:
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-none",
         authorize=authorize,
         request_verification_enabled=(mode == "http"),
+        raise_error_for_unhandled_request=True,  # handlers/errors.py logs one line instead of a code sample
         name="tandem",
     )
     # Blocking work runs here, not on the event loop; sized so slow calls don't starve acks.

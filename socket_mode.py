@@ -28,7 +28,10 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, s
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+
+import inbound
 
 log = logging.getLogger("tandem.socket_mode")
 
@@ -131,7 +134,11 @@ class SocketModePool:
 
     async def _dispatch(self, connection: SocketModeClient, request: SocketModeRequest) -> None:
         """Every connection's payloads go to the one app; the ack goes back on the connection
-        the payload came on (the only one Slack is sure to read it from)."""
+        the payload came on (the only one Slack is sure to read it from). A payload that is not one
+        Slack sends is acknowledged and dropped (inbound.py)."""
+        if inbound.socket_refusal(request):
+            await connection.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+            return
         started = time.time()
         response = await run_async_bolt_app(self.app, request)
         await send_async_response(connection, request, response, started)

@@ -1,7 +1,12 @@
 """The HTTP surface on HOST:PORT, in both modes: /healthz always, /slack/events in HTTP mode.
 
 A plain ASGI router in front of Bolt's ASGI handler, served by uvicorn. Tandem's Bolt app is
-an AsyncApp: DESIGN.md's measurements show a sync App under an ASGI server blocks the loop.
+an AsyncApp (a sync App under an ASGI server blocks the loop).
+
+/slack/events is guarded before Bolt reads anything: a body over MAX_BODY_BYTES is refused with
+413 from its Content-Length, or while it streams in, without reading the rest; then inbound.py
+checks the signature (401) and the payload's shape (400). A refusal is one short log line: the
+body is never logged (Bolt's own signature check would log it whole).
 """
 
 from __future__ import annotations
@@ -9,13 +14,19 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
+import inbound
+
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict]]]
+# Slack's payloads are far smaller: the largest Tandem can get, a standup answer modal with ten full
+# answers in Chinese, submitted (values and the view's own text, \uXXXX then %-encoded), is ~0.35 MB.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class WebApp:
     def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events",
-                 metrics_api=None):
+                 metrics_api=None, signing_secret: str = ""):
         self.health = health
+        self.signing_secret = signing_secret
         self.metrics_api = metrics_api  # handlers.digests.MetricsApi: POST /api/metrics
         self.slack_events = slack_events  # slack_bolt.adapter.asgi.async_handler.AsyncSlackRequestHandler
         self.events_path = events_path
@@ -35,12 +46,63 @@ class WebApp:
         if path == "/healthz" and method in ("GET", "HEAD"):
             healthy, details = await self.health()
             await _send_json(send, 200 if healthy else 503, details)
+        elif path == self.events_path and self.slack_events is not None and method == "POST":
+            await self.guarded_events(scope, receive, send)
         elif path == self.events_path and self.slack_events is not None:
             await self.slack_events(scope, receive, send)
         elif path == "/api/metrics" and self.metrics_api is not None:
             await self.metrics_api(scope, receive, send)
         else:
             await _send_json(send, 404, {"error": "not_found"})
+
+
+    async def guarded_events(self, scope, receive, send) -> None:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        source = (scope.get("client") or ("?",))[0]
+        body, size = await read_body(headers, receive, MAX_BODY_BYTES)
+        if body is None:
+            refusal = inbound.Refusal(413, f"the body is over the limit of {MAX_BODY_BYTES} bytes")
+        else:
+            refusal = inbound.http_refusal(headers, body, self.signing_secret)
+        if refusal:
+            inbound.log_refusal(refusal, size=size, source=source)
+            await _send_json(send, refusal.status, {"error": refusal.reason})
+            return
+        await self.slack_events(scope, _replay(body, receive), send)
+
+
+async def read_body(headers: dict[str, str], receive, limit: int) -> tuple[bytes | None, int | str]:
+    """(body, its size) or (None, what was known of its size) once it is over `limit`: by the
+    declared Content-Length before reading anything, else as soon as the chunks read pass it."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None, int(declared)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), size
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None, f"over {limit}"
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks), size
+
+
+def _replay(body: bytes, receive):
+    """An ASGI receive() that hands Bolt the body already read, then passes on what follows."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 async def _send_json(send, status: int, body: dict) -> None:

@@ -5,27 +5,31 @@ passes through `_finalize`: user text is escaped for Slack mrkdwn (`&`, `<`, `>`
 `<!channel>` never pings anyone) and for a YAML double-quoted string, so templates always
 write text values inside double quotes: `text: "{{ _('Hello') }}, {{ name }}"`. Values that
 must reach Slack as markup (mentions, links Tandem builds) are wrapped in `Raw` by filters.
+
+User text in a size-limited field goes through `fit(N)`: escaped first, then cut to N characters
+of the escaped text (Slack counts `&amp;` as five), never inside an entity or a character.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 import jinja2
-import jinja2.sandbox
 import yaml
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from templates.limits import check_surface
+from templates.limits import clip_surface, cut
 
 # libyaml's safe loader parses ten times faster than the pure-Python one; same results.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+log = logging.getLogger("tandem.templates")
 HERE = Path(__file__).resolve().parent
 BLOCKS_DIR = HERE / "blocks"
 LOCALE_DIR = HERE / "locale"
@@ -100,6 +104,15 @@ def _slack_date(moment, pattern: str = "{date_short_pretty} {time}") -> Raw:
     return Raw(f"<!date^{int(moment.timestamp())}^{pattern}|{fallback}>")
 
 
+def _fit(value, limit: int, escape: bool = True) -> Raw:
+    """User text escaped for mrkdwn, then cut to `limit` characters of what is sent, with an
+    ellipsis when cut. `escape=false` for plain_text the template shows unescaped on purpose."""
+    text = "" if value is None else str(value)
+    if escape and not isinstance(value, Raw | Emitted):
+        text = escape_mrkdwn(text)
+    return Raw(cut(text, limit))
+
+
 def _plain(text) -> Raw:
     """For plain_text inputs' initial values: the user's own text, back unchanged."""
     return Raw("" if text is None else str(text))
@@ -146,9 +159,9 @@ def _gettext_for(language: str):
     return gettext, ngettext
 
 
-def _make_environment(loader: jinja2.BaseLoader, sandboxed: bool = False) -> jinja2.Environment:
-    cls = jinja2.sandbox.ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
-    env = cls(
+def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environment] | None = None) -> jinja2.Environment:
+    """Tandem's own templates; a team's run in `sandbox` (a jinja2.sandbox environment class)."""
+    env = (sandbox or jinja2.Environment)(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
@@ -159,7 +172,7 @@ def _make_environment(loader: jinja2.BaseLoader, sandboxed: bool = False) -> jin
         extensions=["jinja2.ext.i18n"],
     )
     env.filters.update(mention=_mention, channel=_channel, plain=_plain, slack_date=_slack_date,
-                       emitted=Emitted)
+                       emitted=Emitted, fit=_fit)
     return env
 
 
@@ -177,7 +190,9 @@ def render(template: str, *, language: str, **context) -> dict:
     """Render `template` to a Block Kit payload and check Slack's limits before anything is sent.
 
     A template renders one YAML mapping: a message (`text` + `blocks`), a modal or a Home tab
-    (`type: modal|home`). Raises RenderError naming the template when the result breaks a limit.
+    (`type: modal|home`). Text still too long after the template's own `fit`s is cut (and logged:
+    the template needs a `fit` there); what cannot be cut (too many blocks, metadata) raises a
+    RenderError naming the template.
     """
     text = render_text(template, language=language, **context)
     try:
@@ -186,7 +201,9 @@ def render(template: str, *, language: str, **context) -> dict:
         raise RenderError(template, [f"not valid YAML: {exc}"]) from exc
     if not isinstance(payload, dict):
         raise RenderError(template, ["must render a mapping"])
-    problems = check_surface(payload)
+    problems, clipped = clip_surface(payload)
+    if clipped:
+        log.warning("%s: text cut to Slack's limits at %s", template, ", ".join(clipped))
     if problems:
         raise RenderError(template, problems)
     return payload

@@ -33,11 +33,19 @@ def test_mentions_pass_as_markup_but_only_for_ids():
     assert out["text"] == "<@U123ABC> / &lt;!here&gt;"
 
 
-def test_oversized_output_is_refused_naming_the_template():
+def test_text_too_long_for_its_field_is_cut_and_logged(caplog):
+    message = render("help.yaml.j2", language="en", version="9" * 3100)
+    assert len(message["blocks"][2]["elements"][0]["text"]) == 3000
+    assert message["blocks"][2]["elements"][0]["text"].endswith("…")
+    assert "help.yaml.j2: text cut to Slack's limits at /blocks/2/elements/0/text (3185 → 3000)" in caplog.text
+
+
+def test_what_cannot_be_cut_is_refused_naming_the_template(monkeypatch):
+    monkeypatch.setattr(templates, "render_text", lambda *a, **k: "text: t\nblocks:\n" + "  - type: divider\n" * 51)
     with pytest.raises(RenderError) as caught:
-        render("help.yaml.j2", language="en", version="9" * 3100)
+        render("help.yaml.j2", language="en", version="1")
     assert caught.value.template == "help.yaml.j2"
-    assert any("[/blocks/2/elements/0/text]" in problem for problem in caught.value.problems)
+    assert caught.value.problems == ["51 blocks in a message, at most 50 allowed [/blocks]"]
 
 
 def test_limits_cover_blocks_count_and_modal_title():
@@ -87,6 +95,7 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "help.yaml.j2": {"version": "1"},
         "error.yaml.j2": {"key": "unknown_language", "params": {"given": "fr", "choices": "en"}},
         "unexpected_error.yaml.j2": {"reference": "T-ABC"},
+        "unexpected_error_modal.yaml.j2": {"reference": "T-ABC"},
         "language_set.yaml.j2": {"new_language": "zh_CN"},
         "not_yet.yaml.j2": {"command": "/request"},
         "home.yaml.j2": {"version": "1"},
@@ -97,6 +106,6 @@ def test_every_template_renders_valid_yaml_in_both_languages():
     for name, context in contexts.items():
         for language in ("en", "zh_CN"):
             payload = render(name, language=language, **context)
-            assert payload.get("text") or payload.get("type") == "home"
+            assert payload.get("text") or payload.get("type") in ("home", "modal")
     for language in ("en", "zh_CN"):  # its modal form too
         assert render("database_unreachable.yaml.j2", language=language, modal=True)["type"] == "modal"

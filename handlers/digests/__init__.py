@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from handlers.common import Services, subcommand_listener, view_listener
 from handlers.digests import digest_commands, importing, metric_commands, sending
 from handlers.digests.api import MetricsApi
+from templates import sandbox
 
 __all__ = ["MetricsApi", "job_sources", "register"]
 
@@ -43,6 +44,8 @@ def _with_rest(function):
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    if services.settings.digest_templates_dir:
+        sandbox.start_in_background()  # the first check of a team template must not wait for it
     # Imports and lookups may take a moment: every /metric subcommand answers through response_url.
     app.command("/metric")(subcommand_listener(
         services, subcommands={name: (_with_rest(f), True) for name, f in metric_commands.SUBCOMMANDS.items()},

@@ -15,6 +15,7 @@ from handlers.requests.triage import open_modal
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError
+from templates.limits import cut
 
 # Rule errors about one field of the modal, shown inline under that block.
 FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "name", "digests.no_channel": "channel",
@@ -22,7 +23,7 @@ FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "nam
                 "digests.bad_weekday": "weekday", "digests.bad_time": "time", "digests.bad_zone": "timezone",
                 "digests.unknown_metric": "metrics", "digests.bad_thresholds": "thresholds",
                 "digests.bad_template_name": "template", "digests.template_broken": "template",
-                "digests.no_template": "template"}
+                "digests.template_limit": "template", "digests.no_template": "template"}
 
 
 def notice(language: str, key: str, **p) -> dict:
@@ -77,8 +78,7 @@ def check_template(services: Services, digest: Digest, *, language: str) -> None
     try:
         rendering.render(directory, digest.template, language=language, context=context)
     except rendering.TemplateProblem as problem:
-        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
-                        error=problem.error[:1500]) from None
+        raise problem.refusal() from None
 
 
 def submit_new(services: Services, body: dict) -> dict | None:
@@ -120,7 +120,7 @@ def submit_new(services: Services, body: dict) -> dict | None:
                                     text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:
         text = rule_error_message(error, language=language)["text"]
-        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
+        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): cut(text, 2000)}}
     services.delivery.kick()
     return None
 
@@ -139,8 +139,7 @@ def preview(services: Services, *, command: dict, words: list[str], language: st
         messages = sending.preview(services, team_id=command["team_id"], name=words[0], monday=monday,
                                    language=language, now=utcnow())
     except rendering.TemplateProblem as problem:
-        raise RuleError("digests.template_broken", name=problem.template, line=problem.line or "?",
-                        error=problem.error[:1500]) from None
+        raise problem.refusal() from None
     blocks = [block for message in messages for block in message["blocks"]][:50]
     return {"response_type": "ephemeral", "text": messages[0]["text"], "blocks": blocks}
 
@@ -191,6 +190,9 @@ def send_now(services: Services, *, command: dict, words: list[str], language: s
 
 
 def resend(services: Services, *, command: dict, words: list[str], language: str) -> dict:
+    """A past week, posted once: a week posted before (however) is posted again only with --again."""
+    again = "--again" in words
+    words = [word for word in words if word != "--again"]
     if len(words) != 2:
         raise RuleError("digests.resend_usage")
     monday = week.parse_week(words[1])
@@ -198,7 +200,13 @@ def resend(services: Services, *, command: dict, words: list[str], language: str
     now = utcnow()
     if monday > week.last_complete_week(now, ZoneInfo(digest.timezone)):
         raise RuleError("digests.week_not_over", week=week.week_label(monday))
-    sending.send(services, digest_id=digest.id, monday=monday, kind="resend", actor=command["user_id"], now=now)
+    earlier = None if again else sending.earlier_post(services, digest_id=digest.id, monday=monday)
+    if earlier is None and sending.send(services, digest_id=digest.id, monday=monday, kind="resend",
+                                        actor=command["user_id"], now=now, once=not again) is None:
+        earlier = sending.earlier_post(services, digest_id=digest.id, monday=monday)  # a resend running alongside
+    if earlier is not None:
+        return templates.render("digests/already_posted.yaml.j2", language=language, name=digest.name,
+                                week=week.week_label(monday), channel=digest.channel, **earlier)
     return notice(language, "digest_resent", name=digest.name, week=week.week_label(monday), channel=digest.channel)
 
 

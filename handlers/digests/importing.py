@@ -13,6 +13,7 @@ from handlers.digests.metric_commands import import_report, today_for
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
+from templates.limits import cut
 
 
 def download(services: Services, url: str, *, limit: int) -> bytes:
@@ -50,7 +51,7 @@ def submit_import(services: Services, body: dict) -> dict | None:
             report = metrics.import_csv(session, team_id=team_id, actor=user_id, data=data, today=today, now=now)
     except RuleError as error:
         return {"response_action": "errors",
-                "errors": {"file": rule_error_message(error, language=language)["text"][:2000]}}
+                "errors": {"file": cut(rule_error_message(error, language=language)["text"], 2000)}}
     message = import_report(report, language=language)
     with session_scope(services.engine) as session:
         services.delivery.queue(session, key=f"digests:import:{body['view']['id']}", team_id=team_id,

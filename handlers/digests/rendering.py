@@ -1,23 +1,23 @@
 """Digest templates: Tandem's default and a team's own directory, rendered in Jinja's sandbox
 with StrictUndefined, checked against Slack's limits, and split where a section or message is
-too long for Slack. A broken template is a TemplateProblem naming the line and the error."""
+too long for Slack. A broken template is a TemplateProblem naming the line and the error.
+
+Whenever a team's directory is in play (its templates may include or replace any other), the
+render runs in a child process under the limits of templates/sandbox.py."""
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import jinja2
-import jinja2.sandbox
 import yaml
 
 import templates
-from templates.limits import LIMITS, check_surface
+from models.errors import RuleError
+from templates import sandbox
+from templates.limits import LIMITS, check_surface, cut
 
 DEFAULT = "default"
-DEFAULT_DIR = templates.BLOCKS_DIR / "digests"
 SECTION_TEXT = LIMITS["section_text"]
 BLOCKS_PER_MESSAGE = 45  # under Slack's 50, leaving room for a continuation note
 
@@ -27,33 +27,20 @@ class TemplateProblem(Exception):
     template: str
     line: int | None
     error: str
+    limit: str | None = None  # "time", "output", "size" or "memory" when a sandbox limit stopped it
 
     def __str__(self) -> str:
         return f"{self.template}, line {self.line}: {self.error}" if self.line else f"{self.template}: {self.error}"
 
-
-def _number(value) -> str:
-    if value is None:
-        return "–"
-    value = float(value)
-    if value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def _signed(value) -> str:
-    if value is None:
-        return "–"
-    return ("+" if value > 0 else "−" if value < 0 else "±") + _number(abs(value))
-
-
-@cache
-def environment(team_dir: str) -> jinja2.Environment:
-    loaders = [jinja2.FileSystemLoader(team_dir)] if team_dir else []
-    loaders.append(jinja2.FileSystemLoader(str(DEFAULT_DIR)))
-    env = templates._make_environment(jinja2.ChoiceLoader(loaders), sandboxed=True)
-    env.filters.update(number=_number, signed=_signed)
-    return env
+    def refusal(self) -> RuleError:
+        """The problem as the user reads it (digests/errors.yaml.j2)."""
+        if self.limit:
+            return RuleError("digests.template_limit", name=self.template, limit=self.limit, line=self.line or "?",
+                             seconds=f"{sandbox.TIME_LIMIT:g}", output=f"{sandbox.OUTPUT_LIMIT:,}",
+                             range=f"{sandbox.RANGE_LIMIT:,}", size=f"{sandbox.SIZE_LIMIT:,}",
+                             megabytes=sandbox.MEMORY_LIMIT // 2**20)
+        return RuleError("digests.template_broken", name=self.template, line=self.line or "?",
+                         error=self.error[:1500])
 
 
 def template_file(name: str) -> str:
@@ -64,30 +51,19 @@ def exists(team_dir: str, name: str) -> bool:
     return name == DEFAULT or bool(team_dir) and (Path(team_dir) / template_file(name)).is_file()
 
 
-def _line_of(exc: BaseException, filename: str) -> int | None:
-    if getattr(exc, "lineno", None):
-        return exc.lineno
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if frame.filename and frame.filename.endswith(filename):
-            return frame.lineno
-    return None
-
-
 def render(team_dir: str, name: str, *, language: str, context: dict) -> list[dict]:
     """The digest as one or more messages (the first is the digest; the rest go in its thread)."""
-    filename = template_file(name)
     if not exists(team_dir, name):
         raise TemplateProblem(name, None, "no such template")
-    gettext, ngettext = templates._gettext_for(language if language in templates.LANGUAGES else "en")
+    arguments = (team_dir, template_file(name), language, context)
+    try:  # a team's directory may hold any template: render in the sandbox's child process
+        outcome, *found = sandbox.render_in_child(*arguments) if team_dir else sandbox.render_text(*arguments)
+    except sandbox.LimitExceeded as stopped:
+        raise TemplateProblem(name, None, str(stopped), limit=stopped.limit) from None
+    if outcome == "problem":
+        raise TemplateProblem(name, *found)
     try:
-        text = environment(team_dir).get_template(filename).render(
-            _=gettext, gettext=gettext, ngettext=ngettext, language=language, **context)
-    except jinja2.TemplateError as exc:  # syntax errors, undefined names, the sandbox refusing
-        raise TemplateProblem(name, _line_of(exc, filename), f"{type(exc).__name__}: {exc}") from exc
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise TemplateProblem(name, _line_of(exc, filename), f"{type(exc).__name__}: {exc}") from exc
-    try:
-        payload = yaml.load(text, Loader=templates._YAML_LOADER)
+        payload = yaml.load(found[0], Loader=templates._YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise TemplateProblem(name, None, f"the output is not valid YAML (output line "
@@ -110,8 +86,9 @@ def _split_text(text: str, limit: int) -> list[str]:
             if current:
                 pieces.append(current)
                 current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
+            piece = cut(line, limit, end="") or line[:limit]  # not inside an entity or a character
+            pieces.append(piece)
+            line = line[len(piece):]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             pieces.append(current)

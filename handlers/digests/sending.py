@@ -10,10 +10,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
-from handlers.common import Services
+from handlers.common import Services, rule_error_message
 from handlers.digests import chart, rendering
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
@@ -51,8 +52,9 @@ def preview(services: Services, *, team_id: str, name: str, monday: date | None,
 
 
 def send(services: Services, *, digest_id: int, monday: date, kind: str, actor: str | None,
-         now: datetime) -> DigestSend | None:
-    """Queue the digest for the week starting `monday`; None if this scheduled send was done before.
+         now: datetime, once: bool = False) -> DigestSend | None:
+    """Queue the digest for the week starting `monday`; None if this scheduled send (or this `once`
+    send: a plain resend) was done before.
 
     The send's row and its messages are written in one transaction (the outbox sends them after
     commit); the chart follows outside it, into the posted digest's thread."""
@@ -64,11 +66,13 @@ def send(services: Services, *, digest_id: int, monday: date, kind: str, actor: 
         context = week.compute(session, digest=digest, monday=monday, backfill=kind == "resend")
         messages, used, problem = render_for(services, digest, context, language)
         record = digests.record_send(session, digest=digest, period_start=monday, kind=kind, actor=actor,
-                                     template_used=used, fell_back=problem is not None, now=now)
-        if record is None:  # sent before; a run resumed after a crash may still owe the chart
+                                     template_used=used, fell_back=problem is not None, now=now, once=once)
+        if record is None and kind == SCHEDULED:  # sent before; a run resumed after a crash may still owe the chart
             owed = session.exec(select(DigestSend).where(
                 DigestSend.digest_id == digest.id, DigestSend.period_start == monday, DigestSend.slot == SCHEDULED,
                 DigestSend.chart_uploaded.is_(False))).first()
+        elif record is None:
+            owed = None
         else:
             owed = record
             queue_messages(services, session, digest, record, messages, problem, language=language, now=now)
@@ -91,9 +95,26 @@ def queue_messages(services: Services, session, digest: Digest, record: DigestSe
     if problem is not None:
         told = templates.render("digests/notice.yaml.j2", language=language, key="template_fell_back",
                                 p={"name": digest.name, "template": problem.template, "line": problem.line,
-                                   "error": problem.error[:1500]})
+                                   "error": problem.error[:1500], "limit": problem.limit,
+                                   "problem": rule_error_message(problem.refusal(), language=language)["text"]})
         services.delivery.queue(session, key=f"{first}:owner", team_id=digest.team_id, method="chat.postMessage",
                                 now=now, channel=digest.owner, text=told["text"], blocks=told["blocks"])
+
+
+def earlier_post(services: Services, *, digest_id: int, monday: date) -> dict | None:
+    """The week's last post, if any: when, and its link once Slack has it (None while queued)."""
+    with session_scope(services.engine) as session:
+        earlier = digests.latest_send(session, digest_id=digest_id, period_start=monday)
+        ref = message_ref(session, key=earlier.message_key) if earlier else None
+    if earlier is None:
+        return None
+    link = None
+    if ref is not None:
+        try:
+            link = services.delivery.call("chat.getPermalink", channel=ref[0], message_ts=ref[1])["permalink"]
+        except SlackApiError as exc:  # deleted since, or the channel is gone: say when, without a link
+            log.info("no permalink for %s: %s", earlier.message_key, exc.response.get("error"))
+    return {"when": earlier.created_at, "link": link, "posted": ref is not None}
 
 
 def posted_ref(services: Services, key: str, *, wait_seconds: float = POST_WAIT) -> tuple[str, str] | None:

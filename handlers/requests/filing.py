@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -22,9 +23,16 @@ from models.requests import PRIORITIES
 from models.requests.forms import CURRENCIES, LIMITS, SUPPORT, FormErrors, clean_form
 from models.requests.lifecycle import EDITABLE, edit_request, file_request, get_request
 from models.requests.queries import parse_ref
+from templates.limits import LIMITS as SLACK_LIMITS
+from templates.limits import cut
 
 log = logging.getLogger("tandem.requests")
 DESCRIPTION = {"activity": "details", "optimisation": "current_problem", "feature": "problem"}
+PERMALINK_WAIT = 1.0  # seconds for chat.getPermalink: the modal must open within the trigger_id's 3 s
+
+
+def _metadata_text(metadata: dict) -> str:
+    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
 
 
 def modal(services: Services, *, language: str, kind: str, mode: str, metadata: dict, values: dict | None = None,
@@ -32,19 +40,36 @@ def modal(services: Services, *, language: str, kind: str, mode: str, metadata: 
     return templates.render(
         "requests/modal.yaml.j2", language=language, kind=kind, mode=mode, ref=ref, values=values or {},
         limits=LIMITS, support=SUPPORT, currencies=CURRENCIES, priorities=PRIORITIES,
-        metadata=json.dumps(metadata, ensure_ascii=False, separators=(",", ":")),
+        metadata=_metadata_text(metadata), shortened=metadata.get("shortened"), permalink=metadata.get("permalink"),
     )
 
 
+def with_prefill(metadata: dict, text: str, *, channel: str | None) -> dict:
+    """The metadata with as much of `text` as the description field (2000 characters) and the
+    modal's private_metadata (3000, JSON-encoded, where the prefill lives for a change of kind)
+    hold; when that is not all of it, a note the modal shows: how long it was, where it is."""
+    shortened = {"length": len(text), "kept": len(text), "channel": channel}
+    room = SLACK_LIMITS["private_metadata"] - len(_metadata_text({**metadata, "prefill": "", "shortened": shortened}))
+    kept = cut(text, LIMITS["details"], end="")
+    fits, over = 0, len(kept) + 1  # the longest prefix whose JSON fits: quotes, line breaks take two
+    while over - fits > 1:
+        middle = (fits + over) // 2
+        fits, over = (middle, over) if len(_metadata_text(kept[:middle])) - 2 <= room else (fits, middle)
+    kept = cut(kept, fits, end="")
+    if len(kept) == len(text):
+        return {**metadata, "prefill": kept}
+    return {**metadata, "prefill": kept, "shortened": {**shortened, "kept": len(kept)}}
+
+
 def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str, prefill: str | None = None,
-              permalink: str | None = None) -> dict | None:
+              permalink: str | None = None, channel: str | None = None) -> dict | None:
     """Open the empty form (activity first: ops' most common kind); a message shortcut prefills it."""
     language = services.language_of(team_id, user_id)
     metadata = {"mode": "new", "kind": "activity"}
-    if prefill:  # private_metadata holds 3000 characters; the description field takes 2000
-        metadata["prefill"] = prefill[: LIMITS["details"]]
     if permalink:
         metadata["permalink"] = permalink
+    if prefill:
+        metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
                  values={"details": metadata.get("prefill")})
     return _open(services, trigger_id, view, language)
@@ -183,7 +208,15 @@ def register(app: AsyncApp, services: Services) -> None:
     async def new_from_message(ack, body):
         await ack()
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
-        await services.in_thread(open_from_message, services, body=body, message=message, channel=channel)
+        try:  # a slow Slack must not cost the trigger_id: without the link the modal names the channel
+            permalink = await asyncio.wait_for(services.in_thread(permalink_of, services, channel, message.get("ts")),
+                                               PERMALINK_WAIT)
+        except TimeoutError:
+            log.info("chat.getPermalink took over %s s; the form opens without the message's link", PERMALINK_WAIT)
+            permalink = None
+        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                                 trigger_id=body["trigger_id"], prefill=message.get("text") or "",
+                                 permalink=permalink, channel=channel)
 
     @app.action("request_edit")
     async def edit_from_button(ack, body, action):
@@ -198,16 +231,14 @@ def register(app: AsyncApp, services: Services) -> None:
     app.view("request_form")(view_listener(services, submit))
 
 
-def open_from_message(services: Services, *, body: dict, message: dict, channel: str | None) -> None:
-    permalink = None
-    if channel and message.get("ts"):
-        try:
-            permalink = services.delivery.call("chat.getPermalink", channel=channel,
-                                               message_ts=message["ts"])["permalink"]
-        except SlackApiError as exc:  # a channel the bot cannot see: file it without the link
-            log.info("no permalink for the shortcut's message: %s", exc.response.get("error"))
-    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"],
-              prefill=message.get("text") or "", permalink=permalink)
+def permalink_of(services: Services, channel: str | None, ts: str | None) -> str | None:
+    if not channel or not ts:
+        return None
+    try:
+        return services.delivery.call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"]
+    except SlackApiError as exc:  # a channel the bot cannot see: file it without the link
+        log.info("no permalink for the shortcut's message: %s", exc.response.get("error"))
+        return None
 
 
 def edit_from_action(services: Services, *, body: dict, number: int) -> None:

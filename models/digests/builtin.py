@@ -26,14 +26,16 @@ def standup_stats(session: Session, *, team_id: str, monday: date) -> dict | Non
         return None
     expected = sum(len(set(people or []) - set(away or [])) for _id, people, away in runs)
     answers = run(sa.select(StandupAnswer.status, StandupAnswer.on_time, StandupAnswer.has_blocker,
-                            StandupAnswer.user_id, Standup.name, StandupRun.local_date)
+                            StandupAnswer.user_id, Standup.name, Standup.names, StandupRun.local_date)
                   .join(StandupRun, StandupRun.id == StandupAnswer.run_id)
                   .join(Standup, Standup.id == StandupRun.standup_id)
                   .where(StandupAnswer.run_id.in_([r.id for r in runs]))
                   .order_by(StandupRun.local_date, StandupAnswer.id)).all()
     answered = [a for a in answers if a.status == "answered"]
-    blockers = [{"user": a.user_id, "standup": a.name, "day": a.local_date.isoformat()}
-                for a in answered if a.has_blocker]
+    # "name" is the display name the standup learnt from Slack: the digest names people in text,
+    # because a mention (<@U…>) in a channel post notifies them.
+    blockers = [{"user": a.user_id, "name": (a.names or {}).get(a.user_id) or a.user_id, "standup": a.name,
+                 "day": a.local_date.isoformat()} for a in answered if a.has_blocker]
     return {
         "runs": len(runs), "expected": expected, "answered": len(answered),
         "participation_pct": round(len(answered) / expected * 100, 1) if expected else None,

@@ -159,10 +159,18 @@ def all_digests(session: Session) -> list[Digest]:
 
 
 def record_send(session: Session, *, digest: Digest, period_start: date, kind: str, actor: str | None,
-                template_used: str, fell_back: bool, now: datetime) -> DigestSend | None:
-    """Insert the send first. For a scheduled send, None means this week's went out already."""
-    slot = SCHEDULED if kind == SCHEDULED else f"{kind}:{uuid.uuid4().hex}"
+                template_used: str, fell_back: bool, now: datetime, once: bool = False) -> DigestSend | None:
+    """Insert the send first. A scheduled send, and a send of `kind` with `once`, has one slot per
+    week: None then means it went out already. Others (`--again`) get a slot of their own."""
+    slot = SCHEDULED if kind == SCHEDULED else kind if once else f"{kind}:{uuid.uuid4().hex}"
     send = DigestSend(digest_id=digest.id, team_id=digest.team_id, period_start=period_start, slot=slot, kind=kind,
                       sent_by=actor, template_used=template_used, fell_back=fell_back,
                       message_key=f"digests:{digest.id}:{period_start.isoformat()}:{slot}", created_at=now)
     return send if insert_once(session, send) else None
+
+
+def latest_send(session: Session, *, digest_id: int, period_start: date) -> DigestSend | None:
+    """The last post of a digest's week, whichever way it was sent."""
+    return session.exec(select(DigestSend).where(DigestSend.digest_id == digest_id,
+                                                 DigestSend.period_start == period_start)
+                        .order_by(DigestSend.id.desc())).first()

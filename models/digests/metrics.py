@@ -21,6 +21,7 @@ from models.digests.tables import AGGREGATIONS, Metric, MetricPoint
 from models.errors import RuleError
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+LABEL_LENGTH = 100  # Metric.label's column
 CSV_LIMIT = 5 * 1024 * 1024   # bytes of one CSV import
 CSV_ROWS = 50_000
 REPORTED_REJECTS = 50          # rejected rows listed by line; the rest are counted
@@ -90,7 +91,9 @@ def parse_definition(words: list[str]) -> Definition:
             raise RuleError("digests.define_usage")
         label, unit, direction, aggregation = preset
         return Definition(name.upper(), label, unit, None, direction, aggregation)
-    definition = Definition(name.upper(), words[1][:100])
+    if len(words[1]) > LABEL_LENGTH:
+        raise RuleError("digests.label_too_long", length=len(words[1]), limit=LABEL_LENGTH)
+    definition = Definition(name.upper(), words[1])
     if preset:
         definition.unit, definition.direction, definition.aggregation = preset[1], preset[2], preset[3]
     for word in words[2:]:

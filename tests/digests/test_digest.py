@@ -79,15 +79,22 @@ def test_send_now_posts_text_first_then_the_chart_in_its_thread(sender, slack, t
         refusal("digests.not_owner", name="weekly")
 
 
-def test_resend_posts_a_past_week_marked_as_a_backfill(sender, slack, tandem, lead):
+def test_resend_posts_a_past_week_marked_as_a_backfill_once_unless_asked_again(sender, slack, tandem, lead):
     previous, last = weeks()
     seeded_metrics(tandem.engine, slack.team_id, previous, last)
     make_digest(tandem.engine, slack.team_id)
     reply(sender, slack, "/digest", f"resend weekly {week_label(previous)}")
-    reply(sender, slack, "/digest", f"resend weekly {week_label(previous)}")  # each resend is its own act
-    first, second = posted(slack, 2)
+    [first] = posted(slack)
     assert first["text"].endswith("· backfill") and week_label(previous) in first["text"]
-    assert "*DAU* Daily active users: *110* users" in all_text(first) and "backfill" in all_text(second)
+    assert "*DAU* Daily active users: *110* users" in all_text(first)
+    said = reply(sender, slack, "/digest", f"resend weekly {week_label(previous)}")  # run twice: no second copy
+    assert said["text"].startswith(f"Digest weekly for {week_label(previous)} was already posted <!date^")
+    permalink = f"/archives/{LEAD}/p{first['ts'].replace('.', '')}"
+    assert permalink in said["blocks"][0]["text"]["text"]
+    assert f"`/digest resend weekly {week_label(previous)} --again`" in said["blocks"][0]["text"]["text"]
+    reply(sender, slack, "/digest", f"resend weekly {week_label(previous)} --again")
+    first, second = posted(slack, 2)
+    assert "backfill" in all_text(second)
     assert sends(tandem) == [(previous, "resend", ADMIN)] * 2
     this_week = week_label(last + timedelta(weeks=1))
     assert reply(sender, slack, "/digest", f"resend weekly {this_week}")["text"] == \

@@ -105,13 +105,15 @@ def test_the_default_digest_in_chinese(tandem, slack):
                             "median_triage_hours": None, "median_done_hours": 2.5, "shipped": [],
                             "shipped_more": 0},
                "standups": {"answered": 7, "expected": 8, "participation_pct": 87.5, "on_time_pct": 85.7,
-                            "blockers": 1, "blocker_rows": [{"user": "U0AB", "standup": "eng", "day": "2026-11-10"}]},
+                            "blockers": 1, "blocker_rows": [{"user": "U0AB", "name": "<@U0AB> 安娜", "standup": "eng",
+                                                           "day": "2026-11-10"}]},
                "approvals": None}
     [message] = rendering.render("", "default", language="zh_CN", context=context)
     assert message["text"] == "周报 · 第 2026-W46 周 (2026-11-09 – 2026-11-15, Asia/Shanghai) · 补发"
     assert "完成时长中位数：2.5 小时" in message["blocks"][2]["text"]["text"]
     assert message["blocks"][3]["text"]["text"] == \
-        "*站会*\n应答 8 人次中回答 7 次（87.5%），85.7% 按时，提出阻碍 1 个\n• <@U0AB> · eng · 2026-11-10"
+        "*站会*\n应答 8 人次中回答 7 次（87.5%），85.7% 按时，提出阻碍 1 个\n• &lt;@U0AB&gt; 安娜 · eng · 2026-11-10"
+    assert "<@" not in str(message)  # nobody is notified by a digest
 
 
 def test_the_default_digest_shows_approvals():

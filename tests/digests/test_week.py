@@ -97,7 +97,7 @@ def test_standup_participation_on_time_and_blockers(engine):
     now = datetime(2026, 11, 20, tzinfo=UTC)
     with session_scope(engine) as session:
         standup = Standup(team_id="T1", name="eng", name_key="eng", channel="C1", owner="U1", prompt_time="09:30",
-                          created_at=now, updated_at=now)
+                          names={"A": "Alice Chen"}, created_at=now, updated_at=now)
         session.add(standup)
         session.flush()
         # W47: Monday 3 people (C away), Tuesday 3 people; the Sunday before (W46) is not counted.
@@ -117,8 +117,8 @@ def test_standup_participation_on_time_and_blockers(engine):
     # expected 2 + 3 = 5; answered 3 → 60 %; on time 2 of 3 → 66.7 %; blockers: B on Monday, A on Tuesday
     assert {k: stats[k] for k in ("runs", "expected", "answered", "participation_pct", "on_time_pct", "blockers")} \
         == {"runs": 2, "expected": 5, "answered": 3, "participation_pct": 60.0, "on_time_pct": 66.7, "blockers": 2}
-    assert stats["blocker_rows"] == [{"user": "B", "standup": "eng", "day": "2026-11-16"},
-                                     {"user": "A", "standup": "eng", "day": "2026-11-17"}]
+    assert stats["blocker_rows"] == [{"user": "B", "name": "B", "standup": "eng", "day": "2026-11-16"},
+                                     {"user": "A", "name": "Alice Chen", "standup": "eng", "day": "2026-11-17"}]
 
 
 def test_approvals_of_the_week(engine):
