@@ -6,14 +6,15 @@ notifications via the outbox: `queue()` writes a row in the caller's transaction
 worker thread sends it after commit, records the channel and `ts` Slack returned, and
 retries with back-off when Slack or the network fails, so nothing queued is lost.
 
-slack_sdk's retry handlers do the short-term retrying (429 honouring Retry-After, 5xx,
-connection errors); the outbox does the long-term kind (minutes, restarts). A post that is
+slack_sdk's retry handlers do the short-term retrying, for the calls that are safe to repeat
+(see REPEATABLE); the outbox does the long-term kind (minutes, restarts). A post that is
 retried is first looked for in Slack by its key (message metadata), so a post that arrived
 after all is recorded, not repeated.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -55,6 +56,33 @@ HOME = "$home"            # views.publish of this user's Home tab, rendered when
 # Every post carries its outbox key as message metadata, so a retry can find an earlier attempt
 # that reached Slack after all, instead of posting twice (chat.postMessage has no idempotency key).
 OUTBOX_EVENT = "tandem_outbox"
+LOOKUP_PAGE = 200  # messages per conversations.history/replies page (Slack recommends 100-200)
+CLOCK_SKEW = 60  # seconds: Slack's clock may be behind ours; look that much before the first attempt
+
+# Which calls slack_sdk may repeat at once inside one call, and which it must not.
+#
+# When a call's reply is lost (the connection reset after the request went out, a gateway's 5xx,
+# a timeout, a body cut short), Slack may or may not have done the work, and the client cannot
+# tell which. Repeating at once is harmless only when a second run changes nothing:
+# - reads;
+# - chat.update and views.publish: they set the message or the Home tab to the content given, so a
+#   repeat sets the same content again (Tandem sends whole messages and views, never increments);
+# - conversations.open: it answers the one DM with the user, however often it is called.
+# Every other call is repeated at once only after a 429, which Slack documents as refused, not done
+# (https://docs.slack.dev/apis/web-api/rate-limits). Those that create something (chat.postMessage,
+# chat.postEphemeral, files_upload_v2 whose files.completeUploadExternal shares the file, a
+# response_url post) would create it twice; a views.open/push/update repeated after the first one
+# worked is refused (trigger_id used, hash changed) and would hide that it worked. A post queued in
+# the outbox is retried later by the outbox, which first looks for the earlier attempt (_find_post).
+REPEATABLE = frozenset({
+    "auth.test", "chat.getPermalink", "conversations.history", "conversations.info", "conversations.members",
+    "conversations.replies", "usergroups.users.list", "users.info",  # reads
+    "chat.update", "views.publish", "conversations.open",  # the same result however often
+})
+
+
+class ReplyLost(SlackClientError):
+    """Slack's reply was cut short or unreadable: like a reset, the call may or may not have been done."""
 
 
 class RateLimitGate(RateLimitErrorRetryHandler):
@@ -103,8 +131,10 @@ class Delivery:
     def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
                  sweep_seconds: float = 15.0, workers: int = 4):
         self.rate_limits = RateLimitGate()
-        self.client = WebClient(token=token, base_url=api_url, timeout=timeout,
+        self.client = WebClient(token=token, base_url=api_url, timeout=timeout,  # for REPEATABLE calls
                                 retry_handlers=retry_handlers(self.rate_limits))
+        self.once_client = WebClient(token=token, base_url=api_url, timeout=timeout,  # for all others
+                                     retry_handlers=[self.rate_limits])
         self.webhooks_timeout = timeout
         self.engine = engine
         self.sweep_seconds = sweep_seconds
@@ -118,13 +148,19 @@ class Delivery:
 
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
-        """Call a Web API method now (raises SlackApiError on an error answer)."""
+        """Call a Web API method now. Raises SlackApiError on an error answer, SlackClientError or
+        OSError when no complete answer came (then Slack may or may not have done it)."""
         self.rate_limits.wait_open(method)
-        return getattr(self.client, method.replace(".", "_"))(**args)
+        client = self.client if method in REPEATABLE else self.once_client
+        try:
+            return getattr(client, method.replace(".", "_"))(**args)
+        except (http.client.HTTPException, json.JSONDecodeError) as exc:  # slack_sdk lets these through
+            raise ReplyLost(f"{method}: {exc!r}") from exc
 
     def respond(self, response_url: str, payload: dict) -> int:
-        """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes)."""
-        webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=retry_handlers())
+        """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes). It posts a new
+        message, so only a 429 is repeated at once (see REPEATABLE)."""
+        webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=[RateLimitGate()])
         return webhook.send_dict(payload).status_code
 
     # -- the outbox ------------------------------------------------------------------------
@@ -188,8 +224,8 @@ class Delivery:
                 outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
-            method, attempts, key, lane, queued_at = row.method, row.attempts, row.key, row.lane, row.created_at
-            team_id = row.team_id
+            method, attempts, key, lane, team_id = row.method, row.attempts, row.key, row.lane, row.team_id
+            first_attempt = row.first_attempt_at
         try:
             args = self._resolve(args, resolved)
             for marker in [name for name in args if name in self.late]:
@@ -197,8 +233,8 @@ class Delivery:
             posted = None
             if method == "chat.postMessage":
                 args.setdefault("metadata", {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}})
-                if attempts > 1:  # an earlier attempt may have reached Slack (a timeout, a crash)
-                    posted = self._find_post(args, key=key, since=queued_at)
+                if attempts > 1:  # an earlier attempt may have reached Slack (a lost reply, a crash)
+                    posted = self._find_post(args, key=key, since=first_attempt)
             response = posted or self.call(method, **args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
@@ -211,7 +247,7 @@ class Delivery:
                     outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
                                       now=now or utcnow())
             return "error"
-        except (SlackClientError, OSError) as exc:  # network down, timeout: retry later
+        except (SlackClientError, OSError) as exc:  # no (complete) answer: retry later, looking first
             with session_scope(self.engine) as session:
                 outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
                                   now=now or utcnow())
@@ -227,26 +263,34 @@ class Delivery:
 
     def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
         """The message an earlier attempt posted under `key`, found by its metadata in the
-        conversation (or thread) since the row was queued; None when there is none or Slack
-        cannot say (then it is posted again: a possible duplicate beats a lost message)."""
+        conversation (or thread), paging back to the first attempt's time; None when there is none.
+
+        Raises when Slack cannot say now (a 429, a 5xx, no answer): the outbox retries later. When
+        the lookup is refused for good (a missing *:history scope, say), it posts again: a
+        possible duplicate beats a lost message.
+        """
+        channel = args["channel"]
         try:
-            channel = args["channel"]
             if channel[:1] in ("U", "W"):  # a DM addressed to the user: history needs the DM's id
                 channel = self.call("conversations.open", users=channel)["channel"]["id"]
-            query = {"channel": channel, "oldest": f"{since.timestamp() - 60:.6f}", "include_all_metadata": True,
-                     "limit": 200}
-            if args.get("thread_ts"):
-                page = self.call("conversations.replies", ts=args["thread_ts"], **query)
-            else:
-                page = self.call("conversations.history", **query)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("outbox %s: could not look for an earlier post (%r); posting", key, exc)
+            method, where = ("conversations.replies", {"ts": args["thread_ts"]}) if args.get("thread_ts") \
+                else ("conversations.history", {})
+            query = {"channel": channel, "oldest": f"{since.timestamp() - CLOCK_SKEW:.6f}",
+                     "include_all_metadata": True, "limit": LOOKUP_PAGE, **where}
+            while True:
+                page = self.call(method, **query)
+                for message in page.get("messages") or []:
+                    if ((message.get("metadata") or {}).get("event_payload") or {}).get("key") == key:
+                        log.info("outbox %s: an earlier attempt was posted (%s); recording it", key, message["ts"])
+                        return {"channel": channel, "ts": message["ts"]}
+                query["cursor"] = (page.get("response_metadata") or {}).get("next_cursor")
+                if not query["cursor"]:
+                    return None
+        except SlackApiError as exc:
+            if exc.response.status_code != 200:  # 429, 5xx, a gateway's page: Slack cannot say now
+                raise
+            log.warning("outbox %s: cannot look for an earlier post (%s); posting", key, exc.response.get("error"))
             return None
-        for message in page.get("messages") or []:
-            if ((message.get("metadata") or {}).get("event_payload") or {}).get("key") == key:
-                log.info("outbox %s: an earlier attempt was posted (%s); recording it", key, message["ts"])
-                return {"channel": channel, "ts": message["ts"]}
-        return None
 
     def _resolve(self, args: dict, resolved: dict) -> dict:
         if REF in resolved:
