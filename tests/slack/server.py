@@ -331,6 +331,11 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels):
             channel_id = self._dm_id(channel) if channel in self._users else channel
             return copy.deepcopy(self._messages.get(channel_id, []))
 
+    def conversation_ids(self) -> list[str]:
+        """Every conversation that has held a message (channels and DMs)."""
+        with self._lock:
+            return list(self._messages)
+
     def replies(self, channel: str, thread_ts: str) -> list[dict]:
         """The replies of a thread (without its parent)."""
         return [m for m in self.messages(channel) if m["thread_ts"] == thread_ts and m["ts"] != thread_ts]

@@ -11,7 +11,7 @@ from handlers.standups import running
 from models.db import session_scope
 from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
-from tests.conftest import wait_until
+from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 from tests.test_delivery import crash_before_recording
@@ -77,6 +77,15 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
     assert "Waiting for: Olivia Owner" in blocks and "Skipped: Shan Hai" in blocks
     assert "<@" not in blocks  # nobody is pinged in the channel
     assert len(slack.calls_to("chat.update")) >= 2
+
+
+def test_a_replayed_answer_changes_nothing(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    first = answer(sender, slack, NY, "Shipped login", "Checkout", "none")
+    assert_replay_changes_nothing(tandem, slack, sender, first)
+    [parent] = report(slack)
+    assert "1/4 answered" in parent["text"]
 
 
 def test_edits_update_the_same_report_and_hints_come_from_last_answers(sender, slack, tandem, today):
