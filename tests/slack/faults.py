@@ -59,8 +59,10 @@ class FaultInjection:
         *,
         when: str = "before",
         fault: str | None = None,
+        chance: float = 1.0,
     ) -> None:
         """Makes the next `times` calls of `method` (any Web API method) fail, then it recovers.
+        With chance < 1 each call is hit with that chance (seeded dice), until `times` were hit.
 
         when="before" (the default): Slack refused the call and did nothing —
         - status 500/503 (the default when nothing else is given): that HTTP status with
@@ -96,7 +98,7 @@ class FaultInjection:
         with self._lock:
             self._failures.setdefault(method, deque()).append(
                 _Failure(status=status, error=error, retry_after=retry_after, delay=delay, remaining=times,
-                         when=when, fault=fault)
+                         when=when, fault=fault, chance=chance)
             )
 
     def clear_failures(self) -> None:
@@ -126,12 +128,16 @@ class FaultInjection:
         with self._lock:
             self._limits.clear()
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def _take_failure(self, method: str, when: str) -> _Failure | None:
+        """The queued failure that hits this call at this point ("before" the work, or "after" it
+        was done), if any: one queued for after waits for a call that does the work."""
         with self._lock:
             queue = self._failures.get(method)
-            if not queue:
+            if not queue or queue[0].when != when:
                 return None
             failure = queue[0]
+            if failure.chance < 1 and self._fault_dice.random() >= failure.chance:
+                return None
             failure.remaining -= 1
             if failure.remaining <= 0:
                 queue.popleft()

@@ -172,6 +172,7 @@ class _Failure:
     remaining: int
     when: str = "before"  # "before": Slack refused, nothing was done; "after": done, then the reply failed
     fault: str | None = None  # "reset" or "truncate" (see LocalSlack.fail_next)
+    chance: float = 1.0  # each call is hit with this chance
 
 
 @dataclass

@@ -49,6 +49,7 @@ import asyncio
 import copy
 import itertools
 import json
+import random
 import secrets
 import threading
 import time
@@ -161,6 +162,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels):
         self._response_urls: dict[str, dict] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._fault_dice = random.Random(0)  # fail_next(chance=...), the same calls hit every run
         self._limits: dict[tuple[str, bool], _Limit] = {}
         self._history_page_max: int | None = None
         self._add_bot_user()
@@ -537,8 +539,8 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels):
         if (token == self.app_token) != (method == "apps.connections.open"):
             return _Reply(200, {"ok": False, "error": "not_allowed_token_type"})
 
-        failure = self._take_failure(method)
-        if failure is not None and failure.when == "before":
+        failure = self._take_failure(method, "before")
+        if failure is not None:
             if failure.delay:
                 await asyncio.sleep(failure.delay)
             refusal = failed_reply(failure)
@@ -559,7 +561,8 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels):
             return _Reply(200, {"ok": False, "error": exc.error, **exc.extra})
         call.executed = True
 
-        if failure is not None and failure.when == "after":  # the work is done; now its reply goes wrong
+        failure = self._take_failure(method, "after")
+        if failure is not None:  # the work is done; now its reply goes wrong
             if failure.delay:
                 await asyncio.sleep(failure.delay)
             if failure.fault == "truncate":

@@ -572,6 +572,23 @@ def test_any_method_can_lose_its_reply_after_the_work(local_slack):
     assert local_slack.dm_channel_of(BOB) is not None
 
 
+def test_an_after_fault_waits_for_a_call_that_does_the_work_and_chance_spreads_them(local_slack):
+    bare = WebClient(token=local_slack.bot_token, base_url=local_slack.api_url, retry_handlers=[])
+    local_slack.fail_next("chat.postMessage", when="after", fault="reset")
+    assert api_error(bare.chat_postMessage, channel="C0NOSUCH", text="x")["error"] == "channel_not_found"
+    with pytest.raises(ConnectionError):  # the refused call above did nothing, so it was not hit
+        bare.chat_postMessage(channel=GENERAL, text="done")
+    local_slack.fail_next("chat.postMessage", times=5, when="after", status=503, chance=0.1)
+    hit = []
+    for number in range(100):
+        try:
+            bare.chat_postMessage(channel=GENERAL, text=f"spread {number}")
+        except SlackApiError:
+            hit.append(number)
+    assert len(hit) == 5 and hit != [0, 1, 2, 3, 4]  # spread over the calls, then it recovers
+    assert sum(m["text"].startswith("spread") for m in local_slack.messages(GENERAL)) == 100  # all done
+
+
 def test_fail_next_refuses_faults_slack_cannot_have(local_slack):
     with pytest.raises(ValueError):
         local_slack.fail_next("chat.postMessage", when="after", status=429)  # Slack documents 429 as not done
