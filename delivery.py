@@ -7,29 +7,21 @@ worker thread sends it after commit, records the channel and `ts` Slack returned
 retries with back-off when Slack or the network fails, so nothing queued is lost.
 
 slack_sdk's retry handlers do the short-term retrying, for the calls that are safe to repeat
-(see REPEATABLE); the outbox does the long-term kind (minutes, restarts). A post that is
+(slack_calls.REPEATABLE); the outbox does the long-term kind (minutes, restarts). A post that is
 retried is first looked for in Slack by its key (message metadata), so a post that arrived
 after all is recorded, not repeated.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
@@ -38,6 +30,7 @@ from sqlmodel import Session
 from clock import utcnow
 from models import outbox
 from models.db import session_scope
+from slack_calls import RateLimitGate, WebApi
 
 log = logging.getLogger("tandem.delivery")
 
@@ -59,82 +52,10 @@ OUTBOX_EVENT = "tandem_outbox"
 LOOKUP_PAGE = 200  # messages per conversations.history/replies page (Slack recommends 100-200)
 CLOCK_SKEW = 60  # seconds: Slack's clock may be behind ours; look that much before the first attempt
 
-# Which calls slack_sdk may repeat at once inside one call, and which it must not.
-#
-# When a call's reply is lost (the connection reset after the request went out, a gateway's 5xx,
-# a timeout, a body cut short), Slack may or may not have done the work, and the client cannot
-# tell which. Repeating at once is harmless only when a second run changes nothing:
-# - reads;
-# - chat.update and views.publish: they set the message or the Home tab to the content given, so a
-#   repeat sets the same content again (Tandem sends whole messages and views, never increments);
-# - conversations.open: it answers the one DM with the user, however often it is called.
-# Every other call is repeated at once only after a 429, which Slack documents as refused, not done
-# (https://docs.slack.dev/apis/web-api/rate-limits). Those that create something (chat.postMessage,
-# chat.postEphemeral, files_upload_v2 whose files.completeUploadExternal shares the file, a
-# response_url post) would create it twice; a views.open/push/update repeated after the first one
-# worked is refused (trigger_id used, hash changed) and would hide that it worked. A post queued in
-# the outbox is retried later by the outbox, which first looks for the earlier attempt (_find_post).
-REPEATABLE = frozenset({
-    "auth.test", "chat.getPermalink", "conversations.history", "conversations.info", "conversations.members",
-    "conversations.replies", "usergroups.users.list", "users.info",  # reads
-    "chat.update", "views.publish", "conversations.open",  # the same result however often
-})
-
-
-class ReplyLost(SlackClientError):
-    """Slack's reply was cut short or unreadable: like a reset, the call may or may not have been done."""
-
-
-class RateLimitGate(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, shared by all the workers of one client: a 429 closes its method
-    to every worker for Retry-After seconds, and they all resume when it ends.
-
-    The stock handler sleeps only the thread that met the 429, plus up to a second of jitter to
-    spread many clients apart. Tandem is one client per workspace: the other workers would keep
-    calling, meet 429s of their own and each sleep from a later moment, and the jitter is time
-    the method could have been sending (Slack refills its bucket while we wait).
-    """
-
-    def __init__(self, max_retry_count: int = 3):
-        super().__init__(max_retry_count=max_retry_count)
-        self._closed_until: dict[str, float] = {}  # Web API method -> time.monotonic() it reopens
-        self._lock = threading.Lock()
-
-    def wait_open(self, method: str) -> None:
-        """Before calling `method`: wait while a 429 has it closed."""
-        delay = self._closed_until.get(method, 0.0) - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
-        if response is None:
-            raise error
-        state.next_attempt_requested = True
-        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        method = request.url.rsplit("/", 1)[-1]
-        with self._lock:  # two workers' 429s: the later reopening wins, as Slack asked of each
-            reopens = time.monotonic() + float(retry_after[0])
-            self._closed_until[method] = max(self._closed_until.get(method, 0.0), reopens)
-        self.wait_open(method)
-        state.increment_current_attempt()
-
-
-def retry_handlers(rate_limits: RateLimitGate | None = None):
-    return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        rate_limits or RateLimitGate(),
-        ServerErrorRetryHandler(max_retry_count=2),
-    ]
-
-
 class Delivery:
     def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
                  sweep_seconds: float = 15.0, workers: int = 4):
-        self.rate_limits = RateLimitGate()
-        self.client = WebClient(token=token, base_url=api_url, timeout=timeout,  # for REPEATABLE calls
-                                retry_handlers=retry_handlers(self.rate_limits))
-        self.once_client = WebClient(token=token, base_url=api_url, timeout=timeout,  # for all others
-                                     retry_handlers=[self.rate_limits])
+        self.web_api = WebApi(token=token, api_url=api_url, timeout=timeout)
         self.webhooks_timeout = timeout
         self.engine = engine
         self.sweep_seconds = sweep_seconds
@@ -150,16 +71,11 @@ class Delivery:
     def call(self, method: str, **args) -> SlackResponse:
         """Call a Web API method now. Raises SlackApiError on an error answer, SlackClientError or
         OSError when no complete answer came (then Slack may or may not have done it)."""
-        self.rate_limits.wait_open(method)
-        client = self.client if method in REPEATABLE else self.once_client
-        try:
-            return getattr(client, method.replace(".", "_"))(**args)
-        except (http.client.HTTPException, json.JSONDecodeError) as exc:  # slack_sdk lets these through
-            raise ReplyLost(f"{method}: {exc!r}") from exc
+        return self.web_api.call(method, **args)
 
     def respond(self, response_url: str, payload: dict) -> int:
         """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes). It posts a new
-        message, so only a 429 is repeated at once (see REPEATABLE)."""
+        message, so only a 429 is repeated at once (see slack_calls.REPEATABLE)."""
         webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=[RateLimitGate()])
         return webhook.send_dict(payload).status_code
 

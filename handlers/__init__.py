@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import approvals, digests, errors, events, help, requests, standups, submissions
+from handlers import approvals, digests, errors, events, help, requests, standups
 from handlers.common import Services
 
 __all__ = ["Services", "job_sources", "register"]
@@ -20,5 +20,5 @@ def register(app: AsyncApp, services: Services) -> None:
 
 def job_sources(services: Services) -> list:
     """Scheduler job sources of every capability: each reads its tables and yields Jobs."""
-    return [*events.job_sources(services), *submissions.job_sources(services), *requests.job_sources(services),
-            *standups.job_sources(services), *approvals.job_sources(services), *digests.job_sources(services)]
+    return [*events.job_sources(services), *requests.job_sources(services), *standups.job_sources(services),
+            *approvals.job_sources(services), *digests.job_sources(services)]

@@ -12,13 +12,10 @@ import asyncio
 import logging
 import time
 
-from apscheduler.triggers.cron import CronTrigger
-
 from clock import utcnow
 from models import submissions
 from models.db import session_scope
 from models.submissions import SubmissionKey
-from scheduler import Job
 
 log = logging.getLogger("tandem.submissions")
 WAIT_FOR_FIRST = 2.5  # seconds a duplicate waits for the first delivery's answer (Slack waits 3 for the ack)
@@ -90,16 +87,3 @@ def _settle(services, key: SubmissionKey, answer: dict | None) -> None:
             submissions.release(session, key=key)
         else:
             submissions.remember_answer(session, key=key, answer=answer)
-
-
-def job_sources(services):
-    def forget_old_submissions(due_at, now):
-        with session_scope(services.engine) as session:
-            removed = submissions.forget_old(session, now=now)
-        log.info("forgot %d handled submissions", removed)
-
-    def source(session, now):
-        yield Job(key="submissions:forget-old", trigger=CronTrigger(hour=3, minute=23, timezone="UTC"),
-                  run=forget_old_submissions)
-
-    return [source]

@@ -27,6 +27,23 @@ def queue_post(delivery, engine, key, text="hello", channel="C0GENERAL"):
                               channel=channel, text=text)
 
 
+def queue_post_in(delivery, engine, where: str, *, key: str, text: str) -> tuple[str, dict]:
+    """Queue a post in a channel, a DM (addressed to the user) or a thread (of a card posted first).
+    Returns where it goes: (channel, {"thread_ts": ...} or {})."""
+    from tests.slack import ALICE
+
+    thread = {}
+    if where == "thread":
+        queue_post(delivery, engine, f"{key}:card", text="the card")
+        delivery.drain()
+        thread = {"thread_ts": row(engine, f"{key}:card").ts}
+    channel = ALICE if where == "dm" else "C0GENERAL"
+    with session_scope(engine) as session:
+        delivery.queue(session, key=key, team_id="T0TEST", method="chat.postMessage", now=utcnow(),
+                       channel=channel, text=text, **thread)
+    return channel, thread
+
+
 def row(engine, key) -> OutboxMessage:
     with session_scope(engine) as session:
         return session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
@@ -191,17 +208,7 @@ def crash_before_recording(monkeypatch, after: int = 0) -> tuple:
 @pytest.mark.parametrize("where", ["channel", "dm", "thread"])
 def test_a_post_that_reached_slack_before_a_crash_is_recorded_not_posted_again(delivery, engine, slack,
                                                                                monkeypatch, where):
-    from tests.slack import ALICE
-
-    thread = {}
-    if where == "thread":
-        queue_post(delivery, engine, "card:9", text="the card")
-        delivery.drain()
-        thread = {"thread_ts": row(engine, "card:9").ts}
-    channel = ALICE if where == "dm" else "C0GENERAL"
-    with session_scope(engine) as session:
-        delivery.queue(session, key="notice:9", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
-                       channel=channel, text="exactly once", **thread)
+    channel, _thread = queue_post_in(delivery, engine, where, key="notice:9", text="exactly once")
     restore, _calls = crash_before_recording(monkeypatch)
     with pytest.raises(Crash):
         delivery.drain()
@@ -241,17 +248,8 @@ def test_a_retry_that_finds_nothing_posts(delivery, engine, slack):
 @pytest.mark.parametrize("where", ["channel", "dm", "thread"])
 def test_the_retry_finds_its_first_attempt_behind_a_thousand_newer_messages(delivery, engine, slack, where):
     from delivery import CLOCK_SKEW
-    from tests.slack import ALICE
 
-    thread = {}
-    if where == "thread":
-        queue_post(delivery, engine, "card:12", text="the card")
-        delivery.drain()
-        thread = {"thread_ts": row(engine, "card:12").ts}
-    channel = ALICE if where == "dm" else "C0GENERAL"
-    with session_scope(engine) as session:
-        delivery.queue(session, key="notice:12", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
-                       channel=channel, text="needle", **thread)
+    channel, thread = queue_post_in(delivery, engine, where, key="notice:12", text="needle")
     slack.fail_next("chat.postMessage", when="after", fault="reset")  # posted; the reply lost
     assert delivery.drain() == 0
     for number in range(1000):
