@@ -31,7 +31,8 @@ from slack_sdk.web import SlackResponse
 # Every other call is repeated at once only after a 429, which Slack documents as refused, not done
 # (https://docs.slack.dev/apis/web-api/rate-limits). Those that create something (chat.postMessage,
 # chat.postEphemeral, files_upload_v2 whose files.completeUploadExternal shares the file, a
-# response_url post) would create it twice; a views.open/push/update repeated after the first one
+# response_url post) would create it twice: Slack takes no idempotency key for them (asked for since
+# 2018: https://github.com/slackapi/slack-api-specs/issues/10); a views.open/push/update repeated after the first one
 # worked is refused (trigger_id used, hash changed) and would hide that it worked. A post queued in
 # the outbox is retried later by the outbox, which first looks for the earlier attempt (_find_post).
 REPEATABLE = frozenset({

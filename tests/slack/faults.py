@@ -1,9 +1,12 @@
 """LocalSlack's faults on demand: failures before or after the work (`fail_next`) and rate limits.
 
-Slack's own docs describe the refusals (HTTP 429 + Retry-After, 5xx, API errors). They say
-nothing of a reply lost after the work was done; any network between the app and Slack can lose
-one (a reset, a gateway error page, a body cut short, an answer after the client gave up), and
-the client cannot tell it from a refusal. So the local Slack produces each of them for any method.
+Slack's own docs describe the refusals (HTTP 429 + Retry-After, 5xx, API errors:
+https://docs.slack.dev/apis/web-api/rate-limits). They say nothing of a reply lost after the
+work was done; any network between the app and Slack can lose one (a reset, a gateway error
+page, a body cut short, an answer after the client gave up), the client cannot tell it from a
+refusal, and chat.postMessage takes no idempotency key to make a repeat harmless
+(https://github.com/slackapi/slack-api-specs/issues/10). So, modelling the worst plausible case,
+the local Slack produces each of them for any method.
 """
 
 from __future__ import annotations
