@@ -21,8 +21,9 @@ outbox workers (delivery.Delivery, OUTBOX_WORKERS threads) send them.
 Prints ONE JSON line: the minimum time the rate limit allows ((people - burst) / rate), the actual
 time from the tick until every person has a prompt, their ratio (target >= 0.9 without faults or a
 kill), duplicates and missing (target 0 always: every participant gets exactly one DM, counted in the
-local Slack once the outbox has settled), the replies lost, and the peak RSS of Tandem's (last)
-process (target <= 250 MB).
+local Slack once the outbox has settled), the replies lost, how many conversations.history pages
+retried posts read to look for their first attempt, and the peak RSS of Tandem's (last) process
+(target <= 250 MB).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def slack_process(connection, people: list[str], rate: float, burst: int, lost: 
                        for user in people}
             calls = slack.calls_to("chat.postMessage")
             connection.send((prompts, sum(1 for c in calls if c.status == 429),
-                             sum(1 for c in calls if c.executed and not c.ok)))
+                             sum(1 for c in calls if c.executed and not c.ok),
+                             len(slack.calls_to("conversations.history"))))
         else:
             slack.stop()
             connection.send(True)
@@ -202,7 +204,7 @@ def run(*, url: str, people: int, rate: float, burst: int, workers: int, lost: f
         pipe.send("stop")
         rss = pipe.recv()
         tandem.join(10)
-        prompts, limited, lost_replies = ask("report")
+        prompts, limited, lost_replies, lookups = ask("report")
     finally:
         ask("stop")
         slack.join(10)
@@ -213,6 +215,7 @@ def run(*, url: str, people: int, rate: float, burst: int, workers: int, lost: f
         "kill_at": kill_at, "queued": queued, "min_seconds": round(minimum, 2), "actual_seconds": round(actual, 2),
         "ratio": round(minimum / actual, 3) if actual else None, "target_ratio": 0.9,
         "settled_seconds": round(settled, 2), "replies_lost": lost_replies, "killed_after_posts": killed_at,
+        "retries_looked_up": lookups,
         "duplicates": sum(n - 1 for n in prompts.values() if n > 1),
         "missing": sum(1 for n in prompts.values() if n == 0), "rate_limited_answers": limited,
         "peak_rss_mb": rss, "target_rss_mb": 250,
