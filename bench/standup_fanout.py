@@ -165,6 +165,7 @@ def run(*, url: str, people: int, rate: float, burst: int, workers: int, lost: f
     ours, theirs = processes.Pipe()
     slack = processes.Process(target=slack_process, args=(theirs, names, rate, burst, lost), daemon=True)
     slack.start()
+    theirs.close()  # only the child holds its end: if it dies, recv() raises instead of waiting for ever
     token, api_url = ours.recv()
 
     def ask(command: str):
@@ -176,6 +177,7 @@ def run(*, url: str, people: int, rate: float, burst: int, workers: int, lost: f
         process = processes.Process(target=tandem_process, args=(child_end, url, token, api_url, workers,
                                                                  lease_seconds), daemon=True)
         process.start()
+        child_end.close()
         assert pipe.recv() == "ready"
         return process, pipe
 
