@@ -6,8 +6,8 @@ notifications via the outbox: `queue()` writes a row in the caller's transaction
 worker thread sends it after commit, records the channel and `ts` Slack returned, and
 retries with back-off when Slack or the network fails, so nothing queued is lost.
 
-slack_sdk's retry handlers do the short-term retrying (429 honouring Retry-After, 5xx,
-connection errors); the outbox does the long-term kind (minutes, restarts). A post that is
+slack_sdk's retry handlers do the short-term retrying, for the calls that are safe to repeat
+(slack_calls.REPEATABLE); the outbox does the long-term kind (minutes, restarts). A post that is
 retried is first looked for in Slack by its key (message metadata), so a post that arrived
 after all is recorded, not repeated.
 """
@@ -17,18 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
@@ -37,6 +30,7 @@ from sqlmodel import Session
 from clock import utcnow
 from models import outbox
 from models.db import session_scope
+from slack_calls import RateLimitGate, WebApi
 
 log = logging.getLogger("tandem.delivery")
 
@@ -55,56 +49,13 @@ HOME = "$home"            # views.publish of this user's Home tab, rendered when
 # Every post carries its outbox key as message metadata, so a retry can find an earlier attempt
 # that reached Slack after all, instead of posting twice (chat.postMessage has no idempotency key).
 OUTBOX_EVENT = "tandem_outbox"
-
-
-class RateLimitGate(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, shared by all the workers of one client: a 429 closes its method
-    to every worker for Retry-After seconds, and they all resume when it ends.
-
-    The stock handler sleeps only the thread that met the 429, plus up to a second of jitter to
-    spread many clients apart. Tandem is one client per workspace: the other workers would keep
-    calling, meet 429s of their own and each sleep from a later moment, and the jitter is time
-    the method could have been sending (Slack refills its bucket while we wait).
-    """
-
-    def __init__(self, max_retry_count: int = 3):
-        super().__init__(max_retry_count=max_retry_count)
-        self._closed_until: dict[str, float] = {}  # Web API method -> time.monotonic() it reopens
-        self._lock = threading.Lock()
-
-    def wait_open(self, method: str) -> None:
-        """Before calling `method`: wait while a 429 has it closed."""
-        delay = self._closed_until.get(method, 0.0) - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
-        if response is None:
-            raise error
-        state.next_attempt_requested = True
-        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        method = request.url.rsplit("/", 1)[-1]
-        with self._lock:  # two workers' 429s: the later reopening wins, as Slack asked of each
-            reopens = time.monotonic() + float(retry_after[0])
-            self._closed_until[method] = max(self._closed_until.get(method, 0.0), reopens)
-        self.wait_open(method)
-        state.increment_current_attempt()
-
-
-def retry_handlers(rate_limits: RateLimitGate | None = None):
-    return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        rate_limits or RateLimitGate(),
-        ServerErrorRetryHandler(max_retry_count=2),
-    ]
-
+LOOKUP_PAGE = 200  # messages per conversations.history/replies page (Slack recommends 100-200)
+CLOCK_SKEW = 60  # seconds: Slack's clock may be behind ours; look that much before the first attempt
 
 class Delivery:
     def __init__(self, *, token: str, api_url: str, engine: Engine, timeout: int = 10,
                  sweep_seconds: float = 15.0, workers: int = 4):
-        self.rate_limits = RateLimitGate()
-        self.client = WebClient(token=token, base_url=api_url, timeout=timeout,
-                                retry_handlers=retry_handlers(self.rate_limits))
+        self.web_api = WebApi(token=token, api_url=api_url, timeout=timeout)
         self.webhooks_timeout = timeout
         self.engine = engine
         self.sweep_seconds = sweep_seconds
@@ -118,13 +69,14 @@ class Delivery:
 
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
-        """Call a Web API method now (raises SlackApiError on an error answer)."""
-        self.rate_limits.wait_open(method)
-        return getattr(self.client, method.replace(".", "_"))(**args)
+        """Call a Web API method now. Raises SlackApiError on an error answer, SlackClientError or
+        OSError when no complete answer came (then Slack may or may not have done it)."""
+        return self.web_api.call(method, **args)
 
     def respond(self, response_url: str, payload: dict) -> int:
-        """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes)."""
-        webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=retry_handlers())
+        """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes). It posts a new
+        message, so only a 429 is repeated at once (see slack_calls.REPEATABLE)."""
+        webhook = WebhookClient(response_url, timeout=self.webhooks_timeout, retry_handlers=[RateLimitGate()])
         return webhook.send_dict(payload).status_code
 
     # -- the outbox ------------------------------------------------------------------------
@@ -188,8 +140,8 @@ class Delivery:
                 outbox.mark_retry(session, message_id=message_id, attempts=row.attempts,
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
-            method, attempts, key, lane, queued_at = row.method, row.attempts, row.key, row.lane, row.created_at
-            team_id = row.team_id
+            method, attempts, key, lane, team_id = row.method, row.attempts, row.key, row.lane, row.team_id
+            first_attempt = row.first_attempt_at
         try:
             args = self._resolve(args, resolved)
             for marker in [name for name in args if name in self.late]:
@@ -197,8 +149,8 @@ class Delivery:
             posted = None
             if method == "chat.postMessage":
                 args.setdefault("metadata", {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}})
-                if attempts > 1:  # an earlier attempt may have reached Slack (a timeout, a crash)
-                    posted = self._find_post(args, key=key, since=queued_at)
+                if attempts > 1:  # an earlier attempt may have reached Slack (a lost reply, a crash)
+                    posted = self._find_post(args, key=key, since=first_attempt)
             response = posted or self.call(method, **args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
@@ -211,7 +163,7 @@ class Delivery:
                     outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
                                       now=now or utcnow())
             return "error"
-        except (SlackClientError, OSError) as exc:  # network down, timeout: retry later
+        except (SlackClientError, OSError) as exc:  # no (complete) answer: retry later, looking first
             with session_scope(self.engine) as session:
                 outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
                                   now=now or utcnow())
@@ -227,26 +179,34 @@ class Delivery:
 
     def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
         """The message an earlier attempt posted under `key`, found by its metadata in the
-        conversation (or thread) since the row was queued; None when there is none or Slack
-        cannot say (then it is posted again: a possible duplicate beats a lost message)."""
+        conversation (or thread), paging back to the first attempt's time; None when there is none.
+
+        Raises when Slack cannot say now (a 429, a 5xx, no answer): the outbox retries later. When
+        the lookup is refused for good (a missing *:history scope, say), it posts again: a
+        possible duplicate beats a lost message.
+        """
+        channel = args["channel"]
         try:
-            channel = args["channel"]
             if channel[:1] in ("U", "W"):  # a DM addressed to the user: history needs the DM's id
                 channel = self.call("conversations.open", users=channel)["channel"]["id"]
-            query = {"channel": channel, "oldest": f"{since.timestamp() - 60:.6f}", "include_all_metadata": True,
-                     "limit": 200}
-            if args.get("thread_ts"):
-                page = self.call("conversations.replies", ts=args["thread_ts"], **query)
-            else:
-                page = self.call("conversations.history", **query)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("outbox %s: could not look for an earlier post (%r); posting", key, exc)
+            method, where = ("conversations.replies", {"ts": args["thread_ts"]}) if args.get("thread_ts") \
+                else ("conversations.history", {})
+            query = {"channel": channel, "oldest": f"{since.timestamp() - CLOCK_SKEW:.6f}",
+                     "include_all_metadata": True, "limit": LOOKUP_PAGE, **where}
+            while True:
+                page = self.call(method, **query)
+                for message in page.get("messages") or []:
+                    if ((message.get("metadata") or {}).get("event_payload") or {}).get("key") == key:
+                        log.info("outbox %s: an earlier attempt was posted (%s); recording it", key, message["ts"])
+                        return {"channel": channel, "ts": message["ts"]}
+                query["cursor"] = (page.get("response_metadata") or {}).get("next_cursor")
+                if not query["cursor"]:
+                    return None
+        except SlackApiError as exc:
+            if exc.response.status_code != 200:  # 429, 5xx, a gateway's page: Slack cannot say now
+                raise
+            log.warning("outbox %s: cannot look for an earlier post (%s); posting", key, exc.response.get("error"))
             return None
-        for message in page.get("messages") or []:
-            if ((message.get("metadata") or {}).get("event_payload") or {}).get("key") == key:
-                log.info("outbox %s: an earlier attempt was posted (%s); recording it", key, message["ts"])
-                return {"channel": channel, "ts": message["ts"]}
-        return None
 
     def _resolve(self, args: dict, resolved: dict) -> dict:
         if REF in resolved:

@@ -18,6 +18,7 @@ from sqlmodel import Session
 import templates
 from clock import utcnow
 from delivery import Delivery
+from handlers.submissions import once_per_submission
 from models import workspaces
 from models.db import session_scope
 from models.errors import RuleError
@@ -156,13 +157,13 @@ def action_listener(services: Services, work):
 
 def view_listener(services: Services, submit):
     """A modal's submission listener: `submit(services, body=...)` in a worker thread returns the
-    ack's fields (inline errors, an update) or None, which closes the modal."""
+    ack's fields (inline errors, an update) or None, which closes the modal. Once per submission."""
 
     async def listener(ack, body):
         answer = await services.in_thread(submit, services, body=body)
         await ack(**answer) if answer else await ack()
 
-    return listener
+    return once_per_submission(services, listener)
 
 
 def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str,

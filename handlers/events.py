@@ -15,7 +15,7 @@ from delivery import HOME
 from handlers.approvals import finding as approvals_finding
 from handlers.common import Services
 from handlers.requests import finding, triage
-from models import events
+from models import events, submissions
 from models.db import session_scope
 from scheduler import Job
 
@@ -44,14 +44,16 @@ def first_time(services: Services, *, event_id: str, team_id: str) -> bool:
 
 
 def job_sources(services: Services):
-    def forget_old_events(due_at, now):
+    def forget_old_deliveries(due_at, now):
+        """What Slack may deliver again is remembered for a while (events by id, modal submissions)."""
         with session_scope(services.engine) as session:
             removed = events.forget_old(session, now=now)
-        log.info("forgot %d handled events", removed)
+            forgotten = submissions.forget_old(session, now=now)
+        log.info("forgot %d handled events and %d handled submissions", removed, forgotten)
 
     def source(session, now):
         yield Job(key="events:forget-old", trigger=CronTrigger(hour=3, minute=17, timezone="UTC"),
-                  run=forget_old_events)
+                  run=forget_old_deliveries)
 
     return [source]
 

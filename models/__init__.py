@@ -1,3 +1,13 @@
 """Tables and rules. Importing this package registers every table on SQLModel.metadata."""
 
-from models import approvals, digests, events, outbox, requests, schedule, standups, workspaces  # noqa: F401
+from models import (  # noqa: F401
+    approvals,
+    digests,
+    events,
+    outbox,
+    requests,
+    schedule,
+    standups,
+    submissions,
+    workspaces,
+)

@@ -44,6 +44,8 @@ class OutboxMessage(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    # When the first attempt went out: a retried post is looked for in Slack back to this time.
+    first_attempt_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
     sent_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
 
 
@@ -96,7 +98,8 @@ def claim(session: Session, *, message_id: int, now: datetime) -> OutboxMessage 
     result = session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id == message_id, ready)
-        .values(status=SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+        .values(status=SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1,
+                first_attempt_at=sa.func.coalesce(OutboxMessage.first_attempt_at, sa.literal(now, UTCDateTime())))
     )
     if result.rowcount != 1:
         return None

@@ -227,6 +227,27 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def everything(tandem: RunningTandem, slack: LocalSlack) -> tuple:
+    """Every row of every table, and every Web API call and message in the local Slack."""
+    with tandem.engine.connect() as connection:
+        rows = {table.name: sorted(map(repr, connection.execute(sa.select(table))))
+                for table in SQLModel.metadata.sorted_tables}
+    conversations = {channel: slack.messages(channel) for channel in slack.conversation_ids()}
+    return rows, len(slack.calls), conversations, slack.ephemerals
+
+
+def assert_replay_changes_nothing(tandem: RunningTandem, slack: LocalSlack, sender: SlackSender, first) -> None:
+    """Deliver the signed view_submission `first` again, byte for byte, as Slack or anyone who
+    captured it may within five minutes: it gets the first answer, and nothing changes, in the
+    database or in Slack (no call at all)."""
+    tandem.settle()
+    before = everything(tandem, slack)
+    again = sender.replay(first)
+    tandem.settle()
+    assert (again.status, again.text) == (first.status, first.text)
+    assert everything(tandem, slack) == before
+
+
 # -- report -----------------------------------------------------------------------------------
 def pytest_terminal_summary(terminalreporter):
     """Say how many tests ran on each database, so CI output shows PostgreSQL really ran."""

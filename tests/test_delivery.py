@@ -27,6 +27,23 @@ def queue_post(delivery, engine, key, text="hello", channel="C0GENERAL"):
                               channel=channel, text=text)
 
 
+def queue_post_in(delivery, engine, where: str, *, key: str, text: str) -> tuple[str, dict]:
+    """Queue a post in a channel, a DM (addressed to the user) or a thread (of a card posted first).
+    Returns where it goes: (channel, {"thread_ts": ...} or {})."""
+    from tests.slack import ALICE
+
+    thread = {}
+    if where == "thread":
+        queue_post(delivery, engine, f"{key}:card", text="the card")
+        delivery.drain()
+        thread = {"thread_ts": row(engine, f"{key}:card").ts}
+    channel = ALICE if where == "dm" else "C0GENERAL"
+    with session_scope(engine) as session:
+        delivery.queue(session, key=key, team_id="T0TEST", method="chat.postMessage", now=utcnow(),
+                       channel=channel, text=text, **thread)
+    return channel, thread
+
+
 def row(engine, key) -> OutboxMessage:
     with session_scope(engine) as session:
         return session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).one()
@@ -36,27 +53,32 @@ def posted(slack, channel="C0GENERAL", text=None):
     return [m for m in slack.messages(channel) if text is None or m["text"] == text]
 
 
-def test_delivered_once_after_slack_answers_500_twice(delivery, engine, slack):
+def test_a_post_answered_500_is_retried_by_the_outbox_after_looking_not_at_once(delivery, engine, slack):
     queue_post(delivery, engine, "notice:1", text="after the storm")
-    slack.fail_next("chat.postMessage", times=2, status=500)
-    assert delivery.drain() == 1
-    assert delivery.drain() == 0
+    slack.fail_next("chat.postMessage", times=1, status=500)
+    assert delivery.drain() == 0  # Slack may have posted it: no blind repeat inside the call
+    waiting = row(engine, "notice:1")
+    assert waiting.status == "pending" and waiting.attempts == 1 and waiting.last_error
+    assert delivery.drain() == 0  # not due yet: back-off
+    assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
     messages = posted(slack, text="after the storm")
     assert len(messages) == 1
     sent = row(engine, "notice:1")
     assert (sent.status, sent.channel, sent.ts) == ("sent", "C0GENERAL", messages[0]["ts"])
-    assert [c.status for c in slack.calls_to("chat.postMessage")] == [500, 500, 200]
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [500, 200]
+    assert len(slack.calls_to("conversations.history")) == 1  # looked for the first attempt first
 
 
-def test_a_long_outage_is_retried_later_not_lost(delivery, engine, slack):
-    queue_post(delivery, engine, "notice:2", text="patience")
-    slack.fail_next("chat.postMessage", times=3, status=503)  # more than the in-call retries
-    assert delivery.drain() == 0
-    waiting = row(engine, "notice:2")
-    assert waiting.status == "pending" and waiting.attempts == 1 and waiting.last_error
-    assert delivery.drain() == 0  # not due yet: back-off
-    assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
-    assert len(posted(slack, text="patience")) == 1
+def test_an_edit_answered_500_is_repeated_at_once(delivery, engine, slack):
+    queue_post(delivery, engine, "card:2", text="version 1")
+    delivery.drain()
+    with session_scope(engine) as session:
+        delivery.queue(session, key="card:2:edit", team_id="T0TEST", method="chat.update", now=utcnow(),
+                       text="version 2", **{REF: "card:2"})
+    slack.fail_next("chat.update", times=2, status=503, when="after")  # an edit twice is the same edit
+    assert delivery.drain() == 1
+    assert [c.status for c in slack.calls_to("chat.update")] == [503, 503, 200]
+    assert [m["text"] for m in posted(slack) if m["text"].startswith("version")] == ["version 2"]
 
 
 def test_retry_after_is_honoured(delivery, engine, slack):
@@ -186,17 +208,7 @@ def crash_before_recording(monkeypatch, after: int = 0) -> tuple:
 @pytest.mark.parametrize("where", ["channel", "dm", "thread"])
 def test_a_post_that_reached_slack_before_a_crash_is_recorded_not_posted_again(delivery, engine, slack,
                                                                                monkeypatch, where):
-    from tests.slack import ALICE
-
-    thread = {}
-    if where == "thread":
-        queue_post(delivery, engine, "card:9", text="the card")
-        delivery.drain()
-        thread = {"thread_ts": row(engine, "card:9").ts}
-    channel = ALICE if where == "dm" else "C0GENERAL"
-    with session_scope(engine) as session:
-        delivery.queue(session, key="notice:9", team_id="T0TEST", method="chat.postMessage", now=utcnow(),
-                       channel=channel, text="exactly once", **thread)
+    channel, _thread = queue_post_in(delivery, engine, where, key="notice:9", text="exactly once")
     restore, _calls = crash_before_recording(monkeypatch)
     with pytest.raises(Crash):
         delivery.drain()
@@ -226,8 +238,41 @@ def test_a_post_that_timed_out_but_arrived_is_not_posted_twice(engine, slack, ap
 
 def test_a_retry_that_finds_nothing_posts(delivery, engine, slack):
     queue_post(delivery, engine, "notice:11", text="second time lucky")
-    slack.fail_next("chat.postMessage", times=3, status=503)
+    slack.fail_next("chat.postMessage", status=503)
     assert delivery.drain() == 0
     assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
     assert [c.method for c in slack.calls_to("conversations.history")] == ["conversations.history"]
     assert len(posted(slack, text="second time lucky")) == 1
+
+
+@pytest.mark.parametrize("where", ["channel", "dm", "thread"])
+def test_the_retry_finds_its_first_attempt_behind_a_thousand_newer_messages(delivery, engine, slack, where):
+    from delivery import CLOCK_SKEW
+
+    channel, thread = queue_post_in(delivery, engine, where, key="notice:12", text="needle")
+    slack.fail_next("chat.postMessage", when="after", fault="reset")  # posted; the reply lost
+    assert delivery.drain() == 0
+    for number in range(1000):
+        slack.add_message(channel, f"chatter {number}", **thread)
+    slack.limit_history_pages(15)  # fewer per page than asked, as Slack may answer
+    assert delivery.drain(now=utcnow() + timedelta(seconds=10)) == 1
+    [needle] = [m for m in slack.messages(channel) if m["text"] == "needle"]
+    assert row(engine, "notice:12").ts == needle["ts"]
+    assert sum(1 for c in slack.calls_to("chat.postMessage") if c.args.get("text") == "needle") == 1
+    lookups = slack.calls_to("conversations.replies" if thread else "conversations.history")
+    # History comes newest first: 1,000 newer messages and the needle, 15 a page, by cursor. A thread's
+    # replies come oldest first, so the needle is on the first page.
+    assert len(lookups) == (1 if thread else 67)
+    first_attempt = row(engine, "notice:12").first_attempt_at.timestamp()
+    assert all(float(c.args["oldest"]) == pytest.approx(first_attempt - CLOCK_SKEW) for c in lookups)
+
+
+def test_a_retry_whose_lookup_fails_waits_instead_of_posting_blind(delivery, engine, slack):
+    queue_post(delivery, engine, "notice:13", text="look first")
+    slack.fail_next("chat.postMessage", when="after", status=503)
+    assert delivery.drain() == 0
+    slack.fail_next("conversations.history", status=503, times=3)  # Slack cannot say whether it is there
+    assert delivery.drain(now=utcnow() + timedelta(seconds=10)) == 0
+    assert row(engine, "notice:13").status == "pending"
+    assert delivery.drain(now=utcnow() + timedelta(minutes=1)) == 1
+    assert len(posted(slack, text="look first")) == 1 and len(slack.calls_to("chat.postMessage")) == 1

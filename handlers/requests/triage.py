@@ -22,6 +22,7 @@ from clock import utcnow
 from handlers.common import Services, action_listener, rule_error_message
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
+from handlers.submissions import once_per_submission
 from models import outbox
 from models.db import session_scope
 from models.errors import RuleError
@@ -92,7 +93,7 @@ def outcome_listener(services: Services, submit):
             await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
                                      message=outcome.notice)
 
-    return listener
+    return once_per_submission(services, listener)
 
 
 def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:

@@ -19,6 +19,7 @@ from handlers.standups.common import (
     plain,
     rule_error_message,
 )
+from handlers.submissions import once_per_submission
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
@@ -173,9 +174,10 @@ def delete(services: Services, *, command: dict, words: list[str]) -> dict:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.view("standup_setup")
     async def setup_submitted(ack, body):
         answer, standup_id = await services.in_thread(submit, services, body=body)
         await ack(**answer) if answer else await ack()
         if standup_id is not None:
             await services.in_thread(learn_names, services, team_id=body["team"]["id"], standup_id=standup_id)
+
+    app.view("standup_setup")(once_per_submission(services, setup_submitted))

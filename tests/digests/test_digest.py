@@ -175,6 +175,10 @@ def test_new_digest_modal_for_admins_with_inline_errors(sender, slack, tandem, l
     assert (saved.name, saved.channel, saved.weekday, saved.hour, saved.minute, saved.timezone, saved.metrics,
             saved.thresholds, saved.targets, saved.owner) == ("leadership", LEAD, 0, 9, 30, "Asia/Shanghai",
                                                               ["DAU", "NPS"], {"DAU": 10.0}, {"NPS": 40.0}, ADMIN)
+    assert submit() is None  # the same submission again is a replay: the first answer, nothing saved twice
+    slack.close_modals(ADMIN)
+    sender.command("/digest", "new leadership", user_id=ADMIN, channel_id=GENERAL)
+    view = wait_until(lambda: ((slack.views.get(ADMIN) or {}).get("modals") or [None])[-1], message="a new modal")
     assert submit() == {"name": refusal("digests.digest_exists", name="leadership")}
     dm = wait_until(lambda: slack.messages(slack.dm_channel_of(ADMIN)), message="the confirmation")[0]
     assert dm["text"].startswith("Digest leadership saved: every Monday at 09:30 (Asia/Shanghai)")

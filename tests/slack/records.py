@@ -106,12 +106,16 @@ class Call:
     args: dict  # form or JSON arguments; blocks/attachments/view/files parsed from JSON strings
     headers: dict
     at: float  # LocalSlack.clock() when the request arrived
-    status: int | None = None  # HTTP status of the answer (None while still being answered)
+    status: int | None = None  # HTTP status of the answer (None while still being answered, or never sent)
     response: Any = None  # the answer body (a dict, or text for non-JSON answers)
+    executed: bool = False  # Slack did the method's work (whatever reached the client afterwards)
+    fault: str | None = None  # "reset" (no answer at all) or "truncate" (the answer was cut short)
 
     @property
     def ok(self) -> bool:
-        return self.status == 200 and isinstance(self.response, dict) and self.response.get("ok") is True
+        """The client received a complete ok answer."""
+        return (self.status == 200 and self.fault is None and isinstance(self.response, dict)
+                and self.response.get("ok") is True)
 
     @property
     def error(self) -> str | None:
@@ -166,6 +170,19 @@ class _Failure:
     retry_after: float | None
     delay: float | None
     remaining: int
+    when: str = "before"  # "before": Slack refused, nothing was done; "after": done, then the reply failed
+    fault: str | None = None  # "reset" or "truncate" (see LocalSlack.fail_next)
+    chance: float = 1.0  # each call is hit with this chance
+
+
+@dataclass
+class _Reply:
+    """What LocalSlack answers a Web API call: an HTTP status and body, or a fault instead."""
+
+    status: int | None
+    body: Any
+    headers: dict = field(default_factory=dict)
+    fault: str | None = None
 
 
 @dataclass
@@ -215,11 +232,31 @@ def _encode_cursor(offset: int) -> str:
 
 
 def _decode_cursor(cursor: str) -> int:
+    number = _cursor_value(cursor, "offset")
+    if not number.isdigit():
+        raise ApiError("invalid_cursor")
+    return int(number)
+
+
+def _encode_ts_cursor(ts: str) -> str:
+    """A history cursor as Slack makes them: base64 of "next_ts:<ts of the next message>", so a
+    message posted between two pages neither shifts nor hides the rest."""
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _decode_ts_cursor(cursor: str) -> str:
+    ts = _cursor_value(cursor, "next_ts")
+    seconds, dot, micros = ts.partition(".")
+    if not (seconds.isdigit() and dot and micros.isdigit()):
+        raise ApiError("invalid_cursor")
+    return ts
+
+
+def _cursor_value(cursor: str, expected: str) -> str:
     try:
-        kind, _, number = base64.b64decode(cursor, validate=True).decode().partition(":")
-        offset = int(number)
+        kind, _, value = base64.b64decode(cursor, validate=True).decode().partition(":")
     except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise ApiError("invalid_cursor") from exc
-    if kind != "offset" or offset < 0:
+    if kind != expected:
         raise ApiError("invalid_cursor")
-    return offset
+    return value

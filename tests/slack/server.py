@@ -14,13 +14,16 @@ What it does, in the order a Web API call meets it (see `_answer`):
 1. unknown method               -> {"ok": false, "error": "unknown_method"}
 2. token (Bearer header or `token` param): missing -> not_authed, wrong -> invalid_auth,
    bot token on apps.connections.open or app token elsewhere -> not_allowed_token_type
-3. an injected failure (`fail_next`) -> HTTP 500/503, HTTP 429 + Retry-After, an API error
-   or a delay before the normal answer
+3. an injected failure before the work (`fail_next`) -> HTTP 5xx, HTTP 429 + Retry-After, an
+   API error, a connection reset, or a delay before the normal answer
 4. rate limits (`set_rate_limit`) -> HTTP 429 + integer Retry-After when the bucket is empty
 5. the method itself, which answers like Slack: HTTP 200 with {"ok": true, ...} or
-   {"ok": false, "error": "..."}.
+   {"ok": false, "error": "..."}
+6. an injected failure after the work (`fail_next(..., when="after")`) -> the work stands, but
+   its reply becomes a 5xx, a reset connection, a truncated body or a late answer.
 
-Every call is recorded (`calls`, `calls_to`), whatever its outcome.
+Every call is recorded (`calls`, `calls_to`), whatever its outcome (`Call.executed` says
+whether the work was done, `Call.fault` whether the reply was reset or cut).
 
 The world the tests set up (users, channels, user groups, messages) starts with a small,
 fixed population when `seed=True` (the default):
@@ -47,7 +50,7 @@ import asyncio
 import copy
 import itertools
 import json
-import math
+import random
 import secrets
 import threading
 import time
@@ -60,6 +63,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from .blockkit import check_blocks
+from .faults import FaultInjection, failed_reply, reset_connection
 from .push import PushChannels
 from .records import (
     _JSON_FIELDS,
@@ -78,17 +82,17 @@ from .records import (
     ResponsePost,
     ServerThread,
     UploadedFile,
-    _Bucket,
     _decode_cursor,
     _encode_cursor,
     _Failure,
     _Limit,
+    _Reply,
 )
 from .socket_mode import SocketModeSide
 from .web_api import WebApiMethods
 
 
-class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
+class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
     """A fake Slack workspace with one installed app. See the module docstring."""
 
     def __init__(
@@ -149,7 +153,9 @@ class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
         self._response_urls: dict[str, dict] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._fault_dice = random.Random(0)  # fail_next(chance=...), the same calls hit every run
         self._limits: dict[tuple[str, bool], _Limit] = {}
+        self._history_page_max: int | None = None
         self._add_bot_user()
         if self._seed_world:
             self._seed()
@@ -319,6 +325,11 @@ class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
             channel_id = self._dm_id(channel) if channel in self._users else channel
             return copy.deepcopy(self._messages.get(channel_id, []))
 
+    def conversation_ids(self) -> list[str]:
+        """Every conversation that has held a message (channels and DMs)."""
+        with self._lock:
+            return list(self._messages)
+
     def replies(self, channel: str, thread_ts: str) -> list[dict]:
         """The replies of a thread (without its parent)."""
         return [m for m in self.messages(channel) if m["thread_ts"] == thread_ts and m["ts"] != thread_ts]
@@ -394,95 +405,6 @@ class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
         with self._lock:
             self._calls.clear()
 
-    # -- failure injection and rate limits -------------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        times: int = 1,
-        status: int | None = None,
-        error: str | None = None,
-        retry_after: float | None = None,
-        delay: float | None = None,
-    ) -> None:
-        """Makes the next `times` calls of `method` fail, then it recovers.
-
-        - status 500/503 (the default when nothing else is given): that HTTP status with
-          {"ok": false, "error": error or "fatal_error"/"service_unavailable"}
-        - status 429: HTTP 429, `Retry-After: <retry_after or 1>`, {"ok": false, "error": "ratelimited"}
-        - error="channel_not_found" (status defaults to 200): that API error
-        - delay=seconds: sleep first (to make a client time out); alone, the call is then
-          answered normally; with status/error, the failure is answered after the delay.
-        Several fail_next calls for one method queue up in order.
-        """
-        if status is None and error is None and delay is None:
-            status = 500
-        if status is None and error is not None:
-            status = 200
-        with self._lock:
-            self._failures.setdefault(method, deque()).append(
-                _Failure(status=status, error=error, retry_after=retry_after, delay=delay, remaining=times)
-            )
-
-    def clear_failures(self) -> None:
-        """Forgets failures queued by fail_next that have not happened yet."""
-        with self._lock:
-            self._failures.clear()
-
-    def set_rate_limit(
-        self,
-        method: str,
-        per_minute: float | None = None,
-        per_second: float | None = None,
-        burst: int = 1,
-        per_channel: bool = False,
-    ) -> None:
-        """A token bucket for a method: `burst` tokens, refilled at the given rate. When it is
-        empty the call answers HTTP 429 with Retry-After = seconds until the next token
-        (rounded up, at least 1). per_channel=True keeps one bucket per `channel` argument;
-        a method may have both a workspace-wide and a per-channel limit (set each once)."""
-        if (per_minute is None) == (per_second is None):
-            raise ValueError("give exactly one of per_minute and per_second")
-        rate = per_second if per_second is not None else per_minute / 60.0  # type: ignore[operator]
-        with self._lock:
-            self._limits[(method, per_channel)] = _Limit(rate=rate, burst=burst)
-
-    def clear_rate_limits(self) -> None:
-        with self._lock:
-            self._limits.clear()
-
-    def _take_failure(self, method: str) -> _Failure | None:
-        with self._lock:
-            queue = self._failures.get(method)
-            if not queue:
-                return None
-            failure = queue[0]
-            failure.remaining -= 1
-            if failure.remaining <= 0:
-                queue.popleft()
-            return failure
-
-    def _rate_limited(self, method: str, args: dict) -> int | None:
-        """Consumes a token from each bucket that applies; returns Retry-After when one is empty."""
-        with self._lock:
-            now = self.clock()
-            buckets = []
-            for (limit_method, per_channel), limit in self._limits.items():
-                if limit_method != method:
-                    continue
-                key = str(args.get("channel") or args.get("channel_id") or "") if per_channel else ""
-                bucket = limit.buckets.get(key)
-                if bucket is None:
-                    bucket = limit.buckets[key] = _Bucket(limit.burst, limit.rate, float(limit.burst), now)
-                bucket.refill(now)
-                buckets.append(bucket)
-            empty = [b for b in buckets if b.tokens < 1]
-            if empty:
-                return max(1, math.ceil(max(b.wait() for b in empty)))
-            for bucket in buckets:
-                bucket.tokens -= 1
-            return None
-
     # -- ids -------------------------------------------------------------------------------
 
     def _next_id(self, prefix: str) -> str:
@@ -545,9 +467,26 @@ class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
         call = Call(method=method, args=args, headers=dict(request.headers), at=self.clock())
         with self._lock:
             self._calls.append(call)
-        status, body, headers = await self._answer(method, args, request, parse_error)
-        call.status, call.response = status, body
-        return web.json_response(body, status=status, headers=headers)
+        reply = await self._answer(method, args, request, parse_error, call)
+        call.status, call.response, call.fault = reply.status, reply.body, reply.fault
+        return await self._send(request, reply)
+
+    async def _send(self, request: web.Request, reply: _Reply) -> web.StreamResponse:
+        if reply.fault is None:
+            if isinstance(reply.body, str):  # a gateway's error page
+                return web.Response(status=reply.status, text=reply.body, content_type="text/html",
+                                    headers=reply.headers)
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        if reply.fault == "truncate":  # the headers promise the whole body; half of it arrives, then FIN
+            body = json.dumps(reply.body).encode()
+            response = web.StreamResponse(status=reply.status, headers=reply.headers)
+            response.content_type, response.content_length = "application/json", len(body)
+            await response.prepare(request)
+            await response.write(body[: len(body) // 2])
+            request.transport.close()  # graceful: what was written still arrives
+        else:
+            reset_connection(request)
+        raise asyncio.CancelledError  # what aiohttp sees of a peer gone mid-request: no answer, no log
 
     async def _read_args(self, request: web.Request) -> tuple[dict, str | None]:
         args: dict = dict(request.query)
@@ -577,51 +516,52 @@ class LocalSlack(WebApiMethods, PushChannels, SocketModeSide):
         return args, parse_error
 
     async def _answer(
-        self, method: str, args: dict, request: web.Request, parse_error: str | None
-    ) -> tuple[int, dict, dict]:
+        self, method: str, args: dict, request: web.Request, parse_error: str | None, call: Call
+    ) -> _Reply:
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
-            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
+            return _Reply(200, {"ok": False, "error": "unknown_method", "req_method": method})
 
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else args.get("token")
         if not token:
-            return 200, {"ok": False, "error": "not_authed"}, {}
+            return _Reply(200, {"ok": False, "error": "not_authed"})
         if token not in (self.bot_token, self.app_token):
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return _Reply(200, {"ok": False, "error": "invalid_auth"})
         if (token == self.app_token) != (method == "apps.connections.open"):
-            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+            return _Reply(200, {"ok": False, "error": "not_allowed_token_type"})
 
-        failure = self._take_failure(method)
+        failure = self._take_failure(method, "before")
         if failure is not None:
             if failure.delay:
                 await asyncio.sleep(failure.delay)
-            if failure.status == 429:
-                retry_after = failure.retry_after if failure.retry_after is not None else 1
-                return (
-                    429,
-                    {"ok": False, "error": "ratelimited"},
-                    {"Retry-After": str(math.ceil(retry_after))},
-                )
-            if failure.status is not None and failure.status >= 500:
-                default = "service_unavailable" if failure.status == 503 else "fatal_error"
-                return failure.status, {"ok": False, "error": failure.error or default}, {}
-            if failure.error:
-                return failure.status or 200, {"ok": False, "error": failure.error}, {}
-            # a delay alone: carry on with the normal answer
+            refusal = failed_reply(failure)
+            if refusal is not None:
+                return refusal
+            # a delay alone: carry on with the normal answer, late
 
         retry_after = self._rate_limited(method, args)
         if retry_after is not None:
-            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+            return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
 
         if parse_error:
-            return 200, {"ok": False, "error": parse_error}, {}
+            return _Reply(200, {"ok": False, "error": parse_error})
         try:
             with self._lock:
-                result = handler(args)
+                reply = _Reply(200, {"ok": True, **handler(args)})
         except ApiError as exc:
-            return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
-        return 200, {"ok": True, **result}, {}
+            return _Reply(200, {"ok": False, "error": exc.error, **exc.extra})
+        call.executed = True
+
+        failure = self._take_failure(method, "after")
+        if failure is not None:  # the work is done; now its reply goes wrong
+            if failure.delay:
+                await asyncio.sleep(failure.delay)
+            if failure.fault == "truncate":
+                reply.fault = "truncate"
+                return reply
+            return failed_reply(failure) or reply
+        return reply
 
     # -- shared helpers for handlers (call with _lock held) ---------------------------------
 

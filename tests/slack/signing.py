@@ -6,7 +6,8 @@
 
 Each request is signed with v0 HMAC-SHA256 over "v0:{timestamp}:{body}", using
 slack_sdk's SignatureVerifier.generate_signature, i.e. exactly what the app's verifier checks.
-`post()` is the low-level door for forged signatures and stale timestamps.
+`post()` is the low-level door for forged signatures and stale timestamps; `replay()` delivers an
+earlier request again, unchanged.
 
 Only the standard library (urllib) is used as the HTTP client, with proxies disabled.
 """
@@ -35,6 +36,8 @@ class Response:
     headers: dict
     text: str
     sent: Any = field(default=None, repr=False)  # the payload dict that was sent, if any
+    raw: bytes = field(default=b"", repr=False)  # the signed body exactly as it was sent ...
+    signed_headers: dict = field(default_factory=dict, repr=False)  # ... with its timestamp and signature
 
     @property
     def ok(self) -> bool:
@@ -83,9 +86,21 @@ class SlackSender:
         request = urllib.request.Request(self.app_url, data=raw, headers=request_headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.timeout) as resp:
-                return Response(resp.status, dict(resp.headers), resp.read().decode(), sent)
+                return Response(resp.status, dict(resp.headers), resp.read().decode(), sent, raw, request_headers)
         except urllib.error.HTTPError as err:  # 4xx/5xx still carry an answer
-            return Response(err.code, dict(err.headers), err.read().decode(), sent)
+            return Response(err.code, dict(err.headers), err.read().decode(), sent, raw, request_headers)
+
+    def replay(self, earlier: Response) -> Response:
+        """Deliver an earlier request again, byte for byte: same body, timestamp and signature.
+
+        The signature stays valid for the 5 minutes Slack's verification allows
+        (https://docs.slack.dev/authentication/verifying-requests-from-slack), so Slack
+        delivering a payload twice, or anyone who captured it, gets it past the app's verifier.
+        """
+        headers = {k: v for k, v in earlier.signed_headers.items() if k != "Content-Type"}
+        return self.post(earlier.raw, earlier.signed_headers["Content-Type"],
+                         timestamp=earlier.signed_headers["X-Slack-Request-Timestamp"],
+                         signature=earlier.signed_headers["X-Slack-Signature"], headers=headers, sent=earlier.sent)
 
     def post_form(self, fields: dict, headers: dict | None = None, sent: Any = None) -> Response:
         body = urllib.parse.urlencode(fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import time
 import urllib.error
@@ -516,6 +517,114 @@ def test_fail_next(local_slack, client):
     assert client.users_info(user=ALICE)["ok"]
 
 
+def posts(local_slack, text: str) -> int:
+    return sum(1 for m in local_slack.messages(GENERAL) if m["text"] == text)
+
+
+@pytest.mark.parametrize("failure, raised", [
+    ({"status": 500}, SlackApiError),
+    ({"status": 503}, SlackApiError),
+    ({"status": 502}, SlackApiError),
+    ({"status": 429, "retry_after": 3}, SlackApiError),
+    ({"fault": "reset"}, ConnectionError),
+    ({"fault": "reset", "delay": 0.3}, (TimeoutError, urllib.error.URLError)),  # the client gave up first
+])
+def test_a_call_refused_before_the_work_does_nothing(local_slack, failure, raised):
+    bare = WebClient(token=local_slack.bot_token, base_url=local_slack.api_url, retry_handlers=[], timeout=0.15)
+    local_slack.fail_next("chat.postMessage", **failure)
+    with pytest.raises(raised):
+        bare.chat_postMessage(channel=GENERAL, text="refused")
+    time.sleep(failure.get("delay", 0))  # let the server side finish: still nothing done
+    [call] = local_slack.calls_to("chat.postMessage")
+    assert posts(local_slack, "refused") == 0 and not call.executed and not call.ok
+
+
+@pytest.mark.parametrize("failure, raised", [
+    ({"status": 500}, SlackApiError),
+    ({"status": 503}, SlackApiError),
+    ({"status": 504}, SlackApiError),
+    ({"fault": "reset"}, ConnectionError),
+    ({"fault": "truncate"}, http.client.IncompleteRead),
+    ({"delay": 0.3}, (TimeoutError, urllib.error.URLError)),  # the answer comes after the client gave up
+])
+def test_a_reply_lost_after_the_work_leaves_the_work_done(local_slack, failure, raised):
+    bare = WebClient(token=local_slack.bot_token, base_url=local_slack.api_url, retry_handlers=[], timeout=0.15)
+    local_slack.fail_next("chat.postMessage", when="after", **failure)
+    with pytest.raises(raised) as info:
+        bare.chat_postMessage(channel=GENERAL, text="done, reply lost")
+    assert posts(local_slack, "done, reply lost") == 1
+    [call] = local_slack.calls_to("chat.postMessage")
+    assert call.executed and not call.ok
+    if failure.get("status") == 504:  # a gateway's page, not Slack's JSON
+        assert info.value.response.status_code == 504 and "non-JSON" in info.value.response["error"]
+    assert bare.chat_postMessage(channel=GENERAL, text="next")["ok"]  # recovered
+
+
+def test_any_method_can_lose_its_reply_after_the_work(local_slack):
+    bare = WebClient(token=local_slack.bot_token, base_url=local_slack.api_url, retry_handlers=[])
+    local_slack.fail_next("views.publish", when="after", fault="reset")
+    local_slack.fail_next("conversations.open", when="after", status=503)
+    with pytest.raises(ConnectionError):
+        bare.views_publish(user_id=ALICE, view=HOME)
+    assert local_slack.views[ALICE]["home"]["blocks"] == HOME["blocks"]
+    with pytest.raises(SlackApiError):
+        bare.conversations_open(users=BOB)
+    assert local_slack.dm_channel_of(BOB) is not None
+
+
+def test_an_after_fault_waits_for_a_call_that_does_the_work_and_chance_spreads_them(local_slack):
+    bare = WebClient(token=local_slack.bot_token, base_url=local_slack.api_url, retry_handlers=[])
+    local_slack.fail_next("chat.postMessage", when="after", fault="reset")
+    assert api_error(bare.chat_postMessage, channel="C0NOSUCH", text="x")["error"] == "channel_not_found"
+    with pytest.raises(ConnectionError):  # the refused call above did nothing, so it was not hit
+        bare.chat_postMessage(channel=GENERAL, text="done")
+    local_slack.fail_next("chat.postMessage", times=5, when="after", status=503, chance=0.1)
+    hit = []
+    for number in range(100):
+        try:
+            bare.chat_postMessage(channel=GENERAL, text=f"spread {number}")
+        except SlackApiError:
+            hit.append(number)
+    assert len(hit) == 5 and hit != [0, 1, 2, 3, 4]  # spread over the calls, then it recovers
+    assert sum(m["text"].startswith("spread") for m in local_slack.messages(GENERAL)) == 100  # all done
+
+
+def test_fail_next_refuses_faults_slack_cannot_have(local_slack):
+    with pytest.raises(ValueError):
+        local_slack.fail_next("chat.postMessage", when="after", status=429)  # Slack documents 429 as not done
+    with pytest.raises(ValueError):
+        local_slack.fail_next("chat.postMessage", when="after", error="channel_not_found")
+    with pytest.raises(ValueError):
+        local_slack.fail_next("chat.postMessage", fault="truncate")  # a cut reply is the reply of done work
+
+
+def test_history_and_replies_page_by_cursor_like_slack(local_slack, client):
+    parent = client.chat_postMessage(channel=GENERAL, text="parent")
+    for n in range(5):
+        client.chat_postMessage(channel=GENERAL, text=f"m{n}")
+        client.chat_postMessage(channel=GENERAL, text=f"r{n}", thread_ts=parent["ts"])
+
+    def pages(method, **args) -> list[list[str]]:
+        seen, cursor = [], None
+        while True:
+            page = method(channel=GENERAL, limit=2, cursor=cursor, **args)
+            seen.append([m["text"] for m in page["messages"]])
+            cursor = page["response_metadata"]["next_cursor"]
+            assert page["has_more"] == bool(cursor)
+            if len(seen) == 1:  # posted between two pages: neither shifts nor hides the rest
+                client.chat_postMessage(channel=GENERAL, text="meanwhile")
+            if not cursor:
+                return seen
+
+    assert pages(client.conversations_history) == [["m4", "m3"], ["m2", "m1"], ["m0", "parent"]]
+    assert pages(client.conversations_replies, ts=parent["ts"]) == [["parent", "r0", "r1"], ["r2", "r3"], ["r4"]]
+    assert len(client.conversations_history(channel=GENERAL, limit=5000)["messages"]) == 8  # capped at 999, not refused
+    local_slack.limit_history_pages(3)  # a non-Marketplace app: fewer than asked, has_more says more follows
+    capped = client.conversations_history(channel=GENERAL, limit=100)
+    assert len(capped["messages"]) == 3 and capped["has_more"]
+    assert api_error(client.conversations_history, channel=GENERAL, cursor="bm9wZQ==")["error"] == "invalid_cursor"
+
+
 def test_rate_limits_with_retry_after(local_slack, client):
     clock = FakeClock()
     local_slack.clock = clock
@@ -760,6 +869,7 @@ def test_signed_payloads_reach_a_bolt_app(local_slack):
     @app.view("request_form")
     async def on_submit(ack, view):
         seen["values"] = view["state"]["values"]
+        seen["submissions"] = seen.get("submissions", 0) + 1
         await ack(response_action="errors", errors={"title": "Too short"})
 
     @app.shortcut("quick_request")
@@ -814,6 +924,9 @@ def test_signed_payloads_reach_a_bolt_app(local_slack):
         answer = sender.view_submission(BOB, modal, values)
         assert answer.json() == {"response_action": "errors", "errors": {"title": "Too short"}}
         assert seen["values"]["title"]["value"]["value"] == "Hi"
+        replayed = sender.replay(answer)  # byte for byte, signature and all: the verifier lets it in
+        assert replayed.raw == answer.raw and replayed.signed_headers == answer.signed_headers
+        assert replayed.json() == answer.json() and seen["submissions"] == 2
 
         assert sender.shortcut("quick_request").status == 200 and seen["shortcut"] == "shortcut"
         human = local_slack.add_message(GENERAL, "please build X", user=CHEN)

@@ -17,6 +17,8 @@ from .records import (
     MAX_MODAL_STACK,
     ApiError,
     UploadedFile,
+    _decode_ts_cursor,
+    _encode_ts_cursor,
     _truthy,
 )
 
@@ -155,7 +157,7 @@ class WebApiMethods:
         `inclusive`); message metadata only with include_all_metadata, as Slack does."""
         conv = self._resolve_channel(args.get("channel"), allow_user=False)
         top = [m for m in self._messages.get(conv["id"], []) if m["thread_ts"] in (None, m["ts"])]
-        page, cursor = self._paginate(self._between(list(reversed(top)), args), args, default_limit=100)
+        page, cursor = self._history_page(list(reversed(self._between(top, args))), args, "conversations.history")
         return {
             "messages": self._shown(page, args),
             "has_more": bool(cursor),
@@ -163,17 +165,47 @@ class WebApiMethods:
         }
 
     def _api_conversations_replies(self, args: dict) -> dict:
+        """The thread's parent (on the first page), then its replies oldest first."""
         conv = self._resolve_channel(args.get("channel"), allow_user=False)
         parent = self._find_message(conv["id"], args.get("ts"))
         if parent is None:
             raise ApiError("thread_not_found")
         replies = [m for m in self._messages[conv["id"]] if m["thread_ts"] == parent["ts"] and m is not parent]
-        page, cursor = self._paginate([parent] + self._between(replies, args), args, default_limit=1000)
+        page, cursor = self._history_page(self._between(replies, args), args, "conversations.replies")
         return {
-            "messages": self._shown(page, args),
+            "messages": self._shown(([] if args.get("cursor") else [parent]) + page, args),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
+
+    def limit_history_pages(self, most: int | None) -> None:
+        """Cap conversations.history/replies pages at `most` messages whatever `limit` asks: 15 is
+        what Slack allows commercially distributed non-Marketplace apps since 2025
+        (https://docs.slack.dev/reference/methods/conversations.history). None: Slack's usual caps."""
+        with self._lock:
+            self._history_page_max = most
+
+    def _history_page(self, messages: list[dict], args: dict, method: str) -> tuple[list[dict], str]:
+        """One page of `messages` (in the order they are returned) and the cursor of the next.
+
+        Like Slack: `limit` defaults to 100 for history and 1000 for replies and is capped at 999/1000
+        (https://docs.slack.dev/apis/web-api/pagination: "the limit parameter maximum is 1000 and may
+        vary per method"); the cursor names the ts of the next message ("next_ts:…"), so what is
+        posted meanwhile does not shift the pages; has_more and next_cursor say whether more follows.
+        """
+        default, most = {"conversations.history": (100, 999), "conversations.replies": (1000, 1000)}[method]
+        if self._history_page_max is not None:
+            default = most = min(most, self._history_page_max)
+        try:
+            limit = int(args.get("limit") or 0)
+        except (TypeError, ValueError) as exc:
+            raise ApiError("invalid_limit") from exc
+        limit = min(limit, most) if limit > 0 else default
+        if args.get("cursor"):
+            start = float(_decode_ts_cursor(args["cursor"]))
+            newest_first = method == "conversations.history"
+            messages = [m for m in messages if (float(m["ts"]) <= start if newest_first else float(m["ts"]) >= start)]
+        return messages[:limit], (_encode_ts_cursor(messages[limit]["ts"]) if len(messages) > limit else "")
 
     @staticmethod
     def _between(messages: list[dict], args: dict) -> list[dict]:

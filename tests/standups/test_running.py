@@ -11,7 +11,7 @@ from handlers.standups import running
 from models.db import session_scope
 from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
-from tests.conftest import wait_until
+from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 from tests.test_delivery import crash_before_recording
@@ -79,6 +79,15 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
     assert len(slack.calls_to("chat.update")) >= 2
 
 
+def test_a_replayed_answer_changes_nothing(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    first = answer(sender, slack, NY, "Shipped login", "Checkout", "none")
+    assert_replay_changes_nothing(tandem, slack, sender, first)
+    [parent] = report(slack)
+    assert "1/4 answered" in parent["text"]
+
+
 def test_edits_update_the_same_report_and_hints_come_from_last_answers(sender, slack, tandem, today):
     tick(tandem, today)
     tandem.settle()
@@ -108,8 +117,9 @@ def test_answers_over_the_limit_and_skip_after_answering_are_refused(sender, sla
     tandem.settle()
     errors = answer(sender, slack, NY, "x" * 2001).json()["errors"]
     assert errors == {"q0": "2001 characters; at most 2000 fit."}
+    prompt = prompt_of(slack, NY)[-1]  # as NY saw it, with Skip: answering soon turns it into "answered"
     answer(sender, slack, NY, "ok")
-    refusal = told(slack, click(sender, slack, NY, "standup_skip"))
+    refusal = told(slack, click(sender, slack, NY, "standup_skip", message=prompt))
     assert refusal == "You have answered daily today already; use Fill in to change your answers."
 
 

@@ -4,7 +4,7 @@ from sqlmodel import select
 
 from models.db import session_scope
 from models.standups import Standup
-from tests.conftest import wait_until
+from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI
 
@@ -78,6 +78,26 @@ def test_a_report_channel_without_tandem_is_refused(sender, slack, tandem, peopl
     errors = sender.view_submission(OWNER, view, values(channel=("conversations_select", "C0NOBOT"))).json()
     assert errors["errors"] == {"channel": "Tandem is not in that channel. Invite it there first (/invite @Tandem)."}
     assert standups(tandem) == []
+
+
+def test_refused_for_a_channel_without_tandem_then_the_same_values_once_it_is_invited(sender, slack, tandem,
+                                                                                       people):
+    slack.add_channel("C0NOBOT", "no-bot", members=[OWNER], bot_is_member=False)
+    view = command_modal(sender, slack, OWNER)
+    state = values(channel=("conversations_select", "C0NOBOT"))
+    assert "errors" in sender.view_submission(OWNER, view, state).json()
+    slack.add_member("C0NOBOT", slack.bot_user_id)  # /invite @Tandem; the user submits the same values again
+    saved = sender.view_submission(OWNER, view, state)
+    assert saved.text in ("", "{}") and [s.channel for s in standups(tandem)] == ["C0NOBOT"]
+    assert_replay_changes_nothing(tandem, slack, sender, saved)
+
+
+def test_a_replayed_edit_saves_once_and_tells_once(sender, slack, tandem, people):
+    sender.view_submission(OWNER, command_modal(sender, slack, OWNER), values())
+    view = command_modal(sender, slack, OWNER, text="edit app-team")
+    edited = sender.view_submission(OWNER, view, values(prompt_time=(TEXT, "10:15")))
+    assert_replay_changes_nothing(tandem, slack, sender, edited)
+    assert [s.prompt_time for s in standups(tandem)] == ["10:15"]
 
 
 def test_duplicate_names_are_refused_in_the_users_language(sender, slack, tandem, people):
