@@ -183,11 +183,16 @@ def test_a_sender_dying_midway_after_slack_took_the_posts_still_prompts_each_onc
     restore, calls = crash_before_recording(monkeypatch, after=2)  # two recorded; then it "dies" after each post
     with caplog.at_level(logging.CRITICAL, logger="tandem.delivery"):
         tick(tandem, today)
-        wait_until(lambda: len(calls) == 4, message="Slack to take all four")
+
+        def statuses() -> list[str]:
+            with session_scope(tandem.engine) as session:
+                return sorted(session.exec(select(OutboxMessage.status).where(OutboxMessage.key.endswith(":prompt"))))
+
+        # Slack took all four; two were recorded (a worker may still be committing one when the fourth
+        # call comes back, so wait for the table, not for the calls), two are left "sending".
+        wait_until(lambda: len(calls) == 4 and statuses() == ["sending", "sending", "sent", "sent"],
+                   message="two prompts recorded and two left sending")
         restore()
-        with session_scope(tandem.engine) as session:
-            stuck = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
-        assert len(stuck) == 2
         tandem.services.delivery.drain(now=datetime.now(UTC) + LEASE + timedelta(seconds=1))  # after a restart
     assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
     assert len(slack.calls_to("chat.postMessage")) == 4
