@@ -9,8 +9,8 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from handlers.approvals import chains, deciding, finding, running, timers  # noqa: F401  (running: for filing)
-from handlers.common import Services, subcommand_listener
-from handlers.requests.triage import outcome_listener
+from handlers.common import Services
+from handlers.listeners import outcome_listener, subcommand_listener
 
 # /approval subcommand → (function, acks first?): modals and uploads ack at once and answer later.
 SUBCOMMANDS = {

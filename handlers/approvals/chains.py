@@ -15,8 +15,16 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, form_values, rule_error_message
-from handlers.requests.triage import Outcome, open_modal, plain, who
+from handlers.common import (
+    Services,
+    admin_and_language,
+    form_values,
+    open_modal,
+    plain,
+    rule_error_message,
+    who,
+)
+from handlers.listeners import Outcome
 from models.approvals import ApprovalConfig
 from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope

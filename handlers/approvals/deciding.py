@@ -16,9 +16,9 @@ from slack_bolt.async_app import AsyncApp
 import templates
 from clock import utcnow
 from handlers.approvals import running
-from handlers.common import Services, action_listener, rule_error_message
+from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
+from handlers.listeners import Outcome, action_listener, outcome_listener
 from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, refuse, who
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
 from models.db import session_scope

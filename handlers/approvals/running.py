@@ -15,10 +15,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 import templates
-from handlers.common import Services
+from handlers.common import Services, zone_of
 from handlers.requests import notify
 from handlers.requests.common import as_template, cached_language
-from handlers.requests.config import zone_of
 from models.approvals import ApprovalDecision, ApprovalRun
 from models.approvals.chain import needed
 from models.approvals.flow import (

@@ -7,9 +7,10 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services, subcommand_listener, view_listener
+from handlers.common import Services
 from handlers.digests import digest_commands, importing, metric_commands, sending
 from handlers.digests.api import MetricsApi
+from handlers.listeners import subcommand_listener, view_listener
 
 __all__ = ["MetricsApi", "job_sources", "register"]
 

@@ -14,8 +14,7 @@ import hmac
 import json
 
 from clock import utcnow
-from handlers.common import Services
-from handlers.requests.config import zone_of
+from handlers.common import Services, zone_of
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError

@@ -8,10 +8,8 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, rule_error_message
+from handlers.common import Services, admin_and_language, bot_is_in, open_modal, rule_error_message
 from handlers.digests import rendering, sending
-from handlers.requests.config import bot_is_in
-from handlers.requests.triage import open_modal
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError

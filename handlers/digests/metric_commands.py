@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
-from handlers.common import Services
-from handlers.requests.config import zone_of
-from handlers.requests.triage import open_modal
+from handlers.common import Services, open_modal, zone_of
 from models.db import session_scope
 from models.digests import metrics, week
 from models.errors import RuleError

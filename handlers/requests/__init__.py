@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services, subcommand_listener
+from handlers.common import Services
+from handlers.listeners import subcommand_listener
 from handlers.requests import config, filing, finding, triage
 
 # /request subcommand → (function, acks first?). Modal openers and exports ack at once and answer

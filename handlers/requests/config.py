@@ -8,26 +8,31 @@ means another run (a restart, a second replica) already sent it.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, rule_error_message
+from handlers.common import (
+    Services,
+    admin_and_language,
+    bot_is_in,
+    open_modal,
+    plain,
+    rule_error_message,
+    who,
+    zone_of,
+)
+from handlers.listeners import Outcome, outcome_listener
 from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, who
 from models.db import insert_once, session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
 from scheduler import Job
-
-log = logging.getLogger("tandem.requests.config")
 
 SLA_LOW, SLA_HIGH = 1, 30
 REMIND_AT = 10          # local hour, Monday to Friday
@@ -52,14 +57,6 @@ def open_config_modal(services: Services, *, command: dict, words: list[str]) ->
     if not open_modal(services, command["trigger_id"], view):
         return templates.render("requests/too_slow.yaml.j2", language=language)
     return None
-
-
-def bot_is_in(services: Services, channel: str) -> bool:
-    try:
-        info = services.delivery.call("conversations.info", channel=channel)
-    except SlackApiError:
-        return False  # a private channel Tandem is not in looks like no channel at all
-    return bool(info["channel"].get("is_member"))
 
 
 def _whole_days(text: str | None) -> int:
@@ -112,14 +109,6 @@ def submit_config(services: Services, body: dict) -> Outcome:
 
 
 # -- the SLA reminder ----------------------------------------------------------------------------
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; using UTC", name)
-        return ZoneInfo("UTC")
-
-
 def business_cutoff(now: datetime, zone: ZoneInfo, days: int) -> datetime:
     """The moment `days` business days (Monday–Friday, in `zone`) before `now`.
 

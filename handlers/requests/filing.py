@@ -14,7 +14,8 @@ import templates
 from clock import utcnow
 from handlers.approvals import chains as approval_chains
 from handlers.approvals import running as approval_running
-from handlers.common import Services, rule_error_message, view_listener
+from handlers.common import Services, rule_error_message
+from handlers.listeners import view_listener
 from handlers.requests import notify
 from models.db import session_scope
 from models.errors import RuleError

@@ -9,17 +9,15 @@ told what happened instead, in their own language, visible only to them.
 from __future__ import annotations
 
 import json
-import logging
 import re
-from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
 from clock import utcnow
-from handlers.common import Services, action_listener, rule_error_message
+from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
+from handlers.listeners import Outcome, action_listener, outcome_listener
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
 from models import outbox
@@ -28,31 +26,13 @@ from models.errors import RuleError
 from models.requests import RequestEvent, lifecycle
 from models.requests.queries import parse_ref
 
-log = logging.getLogger("tandem.requests.triage")
-
 BUTTONS = {"request_accept": "accept", "request_start": "start", "request_done": "done", "request_reopen": "reopen"}
 REASONED = {"request_need_info": "need_info", "request_decline": "decline", "request_duplicate": "duplicate"}
-TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
 # The card's key, or an edit of it (chat.update rows record the card's own channel and ts too).
 CARD_KEY = re.compile(r"request:(\d+):card")
 # Rule errors about one field of the reason modal: shown inline under that block.
 FIELD_ERRORS = {"requests.reason_required": "reason", "form.too_long": "reason",
                 "requests.bad_ref": "duplicate_of", "requests.duplicate_of_itself": "duplicate_of"}
-
-
-@dataclass
-class Outcome:
-    """How a modal submission ends: the ack (empty closes the modal), then maybe a notice."""
-
-    ack: dict = field(default_factory=dict)
-    notice: dict | None = None
-    channel: str | None = None  # where the notice goes (ephemeral); else a DM
-
-
-def who(body: dict) -> tuple[str, str]:
-    """(team_id, user_id) of the person behind an interaction."""
-    user = body["user"]
-    return (body.get("team") or {}).get("id") or user.get("team_id"), user["id"]
 
 
 def triager(services: Services, team_id: str, user_id: str) -> bool:
@@ -67,44 +47,6 @@ def button(value: str | None) -> tuple[int, int | None]:
         return parse_button(value or "")
     except ValueError:
         raise RuleError("requests.unknown_action") from None
-
-
-def plain(text: str) -> str:
-    """A rendered mrkdwn message as plain text (inline modal errors are not mrkdwn)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def refuse(services: Services, body: dict, error: RuleError) -> None:
-    """Tell only the clicker why nothing happened; the card stays as it is."""
-    team_id, user_id = who(body)
-    message = rule_error_message(error, language=services.language_of(team_id, user_id))
-    services.delivery.respond(body["response_url"], {**message, "replace_original": False})
-
-
-def outcome_listener(services: Services, submit):
-    """The listener of a modal whose `submit(services, body)` returns an Outcome: ack with it (inline
-    errors, or close), then tell the notice privately."""
-
-    async def listener(ack, body):
-        outcome = await services.in_thread(submit, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
-
-    return listener
-
-
-def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:
-    """An ephemeral message in `channel`, or a DM when the user cannot get one there."""
-    if channel:
-        try:
-            services.delivery.call("chat.postEphemeral", channel=channel, user=user_id, text=message["text"],
-                                   blocks=message["blocks"])
-            return
-        except SlackApiError as exc:
-            log.info("ephemeral to %s in %s refused (%s); sending a DM", user_id, channel, exc.response.get("error"))
-    services.delivery.call("chat.postMessage", channel=user_id, text=message["text"], blocks=message["blocks"])
 
 
 def apply(services: Services, *, team_id: str, user_id: str, number: int, action: str, version: int | None,
@@ -177,17 +119,6 @@ def open_reason(services: Services, body: dict, action: dict) -> None:
     if not open_modal(services, body["trigger_id"], view):
         too_slow = templates.render("requests/too_slow.yaml.j2", language=services.language_of(team_id, user_id))
         services.delivery.respond(body["response_url"], {**too_slow, "replace_original": False})
-
-
-def open_modal(services: Services, trigger_id: str, view: dict) -> bool:
-    """views.open; False when the trigger_id was no longer good (Slack gives it 3 seconds)."""
-    try:
-        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") in TRIGGER_ERRORS:
-            return False
-        raise
-    return True
 
 
 def submit_reason(services: Services, body: dict) -> Outcome:

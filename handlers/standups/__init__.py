@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services, subcommand_listener
+from handlers.common import Services
+from handlers.listeners import subcommand_listener
 from handlers.standups import answering, history, running, setup
 
 # /standup subcommand → (function, acks first?): modal openers ack at once and answer later.

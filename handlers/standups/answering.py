@@ -11,16 +11,17 @@ from sqlmodel import select
 import templates
 from clock import utcnow
 from delivery import REF
-from handlers.common import Services, admin_and_language, form_values, view_listener
-from handlers.standups.common import (
-    TRIGGER_TOO_OLD,
-    notice,
+from handlers.common import (
+    Services,
+    admin_and_language,
+    form_values,
     open_modal,
     plain,
-    respond,
     rule_error_message,
     who,
 )
+from handlers.listeners import view_listener
+from handlers.standups.common import TRIGGER_TOO_OLD, notice, respond
 from handlers.standups.report import lock_run, queue_report
 from handlers.standups.running import dm_key
 from models import outbox

@@ -7,7 +7,6 @@ from slack_sdk.errors import SlackApiError
 import templates
 from clock import utcnow
 from handlers.common import Services, rule_error_message
-from handlers.requests.triage import open_modal, plain, who  # noqa: F401  (re-exported for the standup modules)
 from models import workspaces
 from models.db import session_scope
 from models.errors import RuleError

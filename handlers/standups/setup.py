@@ -9,16 +9,16 @@ from slack_bolt.async_app import AsyncApp
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, form_values
-from handlers.requests.config import bot_is_in
-from handlers.standups.common import (
-    TRIGGER_TOO_OLD,
-    display_names,
-    notice,
+from handlers.common import (
+    Services,
+    admin_and_language,
+    bot_is_in,
+    form_values,
     open_modal,
     plain,
     rule_error_message,
 )
+from handlers.standups.common import TRIGGER_TOO_OLD, display_names, notice
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
