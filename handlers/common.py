@@ -139,6 +139,12 @@ def form_values(view: dict) -> dict:
     return values
 
 
+def cached_language(services: Services, session: Session, *, team_id: str, user_id: str) -> str:
+    """A user's language from what we already know (no Slack call: used inside transactions)."""
+    workspace = services.workspace(session, team_id)
+    return workspaces.language_for(workspace, workspaces.get_member(session, team_id=team_id, user_id=user_id))
+
+
 def rule_error_message(error: RuleError, *, language: str) -> dict:
     """Capability keys ("requests.unknown") have their words in "<capability>/errors.yaml.j2"."""
     prefix, dot, _rest = error.key.partition(".")

@@ -12,9 +12,8 @@ from slack_bolt.response import BoltResponse
 import templates
 from clock import utcnow
 from delivery import HOME
-from handlers.approvals import finding as approvals_finding
+from handlers import approvals, requests
 from handlers.common import Services
-from handlers.requests import finding, triage
 from models import events
 from models.db import session_scope
 from scheduler import Job
@@ -25,8 +24,8 @@ log = logging.getLogger("tandem.events")
 def home_view(services: Services, team_id: str, user_id: str) -> dict:
     language = services.language_of(team_id, user_id)
     return templates.render("home.yaml.j2", language=language, version=services.version,
-                            **finding.home_context(services, team_id, user_id),
-                            **approvals_finding.home_context(services, team_id, user_id))
+                            **requests.home_context(services, team_id, user_id),
+                            **approvals.home_context(services, team_id, user_id))
 
 
 def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
@@ -79,7 +78,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.event("message", middleware=once)
     async def message_seen(ack, body):
         await ack()
-        await services.in_thread(triage.on_message, services, body)
+        await services.in_thread(requests.on_message, services, body)
 
     @app.event("member_joined_channel", middleware=once)
     async def member_joined(ack):

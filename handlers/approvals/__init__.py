@@ -1,16 +1,20 @@
 """Activity approvals in Slack: /approval, the approvers' cards, the config modal, the sweep job.
 
-Filing (handlers/requests/filing.py) hands activity requests to `running.route_filed` when a
-chain is configured, and a requester's edit to `running.after_edit`.
+Requests hand activity requests over through their seam, handlers/requests/handover.py: this
+package connects its chain, `running.route_filed` and `running.after_edit` to it at register.
 """
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.approvals import chains, deciding, finding, running, timers  # noqa: F401  (running: for filing)
+from handlers.approvals import chains, deciding, finding, running, timers
+from handlers.approvals.finding import home_context
 from handlers.common import Services
 from handlers.listeners import outcome_listener, subcommand_listener
+from handlers.requests import handover
+
+__all__ = ["home_context", "job_sources", "register"]
 
 # /approval subcommand → (function, acks first?): modals and uploads ack at once and answer later.
 SUBCOMMANDS = {
@@ -27,6 +31,8 @@ def job_sources(services: Services) -> list:
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    handover.connect(handover.Approvals(chain_for=chains.chain_for, route_filed=running.route_filed,
+                                        after_edit=running.after_edit))
     if services.settings.approvals_file:
         chains.load_file(services.settings.approvals_file)  # a broken file stops Tandem at start, saying why
 

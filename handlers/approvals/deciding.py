@@ -18,7 +18,7 @@ from clock import utcnow
 from handlers.approvals import running
 from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
 from handlers.listeners import Outcome, action_listener, outcome_listener
-from handlers.requests.common import as_template
+from handlers.requests.handover import as_template
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
 from models.db import session_scope

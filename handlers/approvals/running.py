@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 import templates
-from handlers.common import Services, zone_of
-from handlers.requests import notify
-from handlers.requests.common import as_template, cached_language
+from handlers.common import Services, cached_language, zone_of
+from handlers.requests import handover
+from handlers.requests.handover import as_template
 from models.approvals import ApprovalDecision, ApprovalRun
 from models.approvals.chain import needed
 from models.approvals.flow import (
@@ -34,7 +34,6 @@ from models.approvals.flow import (
 from models.outbox import OutboxMessage
 from models.requests import Request
 from models.requests.forms import KEY_FIELDS
-from models.requests.lifecycle import get_config, set_status
 
 
 def zone(services: Services, session: Session, team_id: str) -> ZoneInfo:
@@ -155,7 +154,7 @@ def after_decision(services: Services, session: Session, outcome: Outcome, *, no
         send_stage(services, session, run, request, now=now)
     key = f"dm:{decided.id}"
     if outcome.finished == "approved":
-        post_triage_card(services, session, request, now=now)
+        handover.approved(services, session, request, now=now)
         tell(services, session, run, request, user=request.requester, kind="approved", now=now, key=key,
              stage=outcome.stage)
     elif outcome.finished in ("rejected", "changes"):
@@ -165,23 +164,6 @@ def after_decision(services: Services, session: Session, outcome: Outcome, *, no
 
 def _decision(row: ApprovalDecision) -> dict:
     return {"actor": row.actor, "on_behalf_of": row.on_behalf_of, "decision": row.decision, "reason": row.reason}
-
-
-def post_triage_card(services: Services, session: Session, request: Request, *, now: datetime) -> None:
-    """Approved: the request enters product's triage queue as accepted; the card is posted now."""
-    config = get_config(session, team_id=request.team_id, now=now)
-    if not config.triage_channel:
-        return
-    card = notify.render_card(session, services, request)
-    key = notify.card_key(request)
-    if notify.has_card(session, request):
-        services.delivery.queue(session, key=f"{key}:v{request.version}", team_id=request.team_id,
-                                method="chat.update", now=now, text=card["text"], blocks=card["blocks"],
-                                **{"$ref": key})
-    else:
-        services.delivery.queue(session, key=key, team_id=request.team_id, method="chat.postMessage", now=now,
-                                channel=config.triage_channel, text=card["text"], blocks=card["blocks"],
-                                unfurl_links=False)
 
 
 def after_edit(services: Services, session: Session, request: Request, changed: list[str],
@@ -210,6 +192,4 @@ def after_edit(services: Services, session: Session, request: Request, changed: 
             tell(services, session, run, request, user=user, kind="reset", now=now, key=f"dm:reset:{run.round}",
                  fields=key_changed)
     if begin(services, session, request, chain or [], actor=actor, now=now, reason=reason) is None:
-        if request.status == "in_approval":  # no stage applies any more: straight to triage
-            set_status(session, request, actor=actor, action="edited", to_status="new", now=now)
-        notify.queue_filed(services, session, request, now=now)
+        handover.no_approval_needed(services, session, request, actor=actor, now=now)

@@ -16,7 +16,8 @@ import templates
 from clock import utcnow
 from handlers.approvals import running
 from handlers.approvals.chains import user_exists
-from handlers.common import Services
+from handlers.common import Services, cached_language
+from handlers.requests.handover import as_template
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -39,9 +40,9 @@ def sweep(services: Services, *, now: datetime) -> int:
             if now >= run.stage_remind_at:
                 for seat in pending_seats(session, run):
                     recipient = deputy_of(session, team_id=run.team_id, approver=seat, today=today) or seat
-                    language = running.cached_language(services, session, team_id=run.team_id, user_id=recipient)
+                    language = cached_language(services, session, team_id=run.team_id, user_id=recipient)
                     message = templates.render("approvals/dm.yaml.j2", language=language, kind="reminder",
-                                               r=running.as_template(request),
+                                               r=as_template(request),
                                                s=running.stage_view(session, run, stage))
                     done += services.delivery.queue(
                         session, key=f"approval:{run.id}:{stage}:remind:{seat}", team_id=run.team_id,

@@ -7,6 +7,10 @@ from slack_bolt.async_app import AsyncApp
 from handlers.common import Services
 from handlers.listeners import subcommand_listener
 from handlers.requests import config, filing, finding, triage
+from handlers.requests.finding import home_context
+from handlers.requests.triage import on_message
+
+__all__ = ["home_context", "job_sources", "on_message", "register"]
 
 # /request subcommand → (function, acks first?). Modal openers and exports ack at once and answer
 # later (trigger_id is good for 3 s; exports take a while); quick answers go back in the ack.

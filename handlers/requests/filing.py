@@ -12,11 +12,9 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.approvals import chains as approval_chains
-from handlers.approvals import running as approval_running
 from handlers.common import Services, rule_error_message
 from handlers.listeners import view_listener
-from handlers.requests import notify
+from handlers.requests import handover, notify
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import PRIORITIES
@@ -144,7 +142,8 @@ def submit(services: Services, *, body: dict) -> dict | None:
     today = user_today(services, team_id, user_id, now)  # may ask Slack: before the transaction
     try:
         # The approval chain, with user groups expanded: asks Slack, so also before the transaction.
-        chain = approval_chains.chain_for(services, team_id) if metadata.get("mode") == "edit" or \
+        approvals = handover.approvals()
+        chain = approvals.chain_for(services, team_id) if metadata.get("mode") == "edit" or \
             raw.get("kind") == "activity" else None
         with session_scope(services.engine) as session:
             if metadata.get("mode") == "edit":
@@ -154,13 +153,13 @@ def submit(services: Services, *, body: dict) -> dict | None:
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
-                approval_running.after_edit(services, session, change.request, change.event.detail.get("changed", []),
+                approvals.after_edit(services, session, change.request, change.event.detail.get("changed", []),
                                      chain, actor=user_id, now=now)
             else:
                 form = clean_form(raw, now=now, today=today)
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
-                if not approval_running.route_filed(services, session, change.request, chain, now=now):
+                if not approvals.route_filed(services, session, change.request, chain, now=now):
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 import templates
 from delivery import HOME, PERMALINK, REF, THREAD
-from handlers.common import Services
-from handlers.requests.common import as_template, cached_language, workspace_language
+from handlers.common import Services, cached_language
+from handlers.requests.common import as_template, workspace_language
 from models.outbox import OutboxMessage
 from models.requests import Request
 from models.requests.lifecycle import Change, get_config
