@@ -49,6 +49,8 @@ def set_language_reply(services: Services, *, team_id: str, user_id: str, member
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    # The one listener not in a handlers/listeners.py shape: `/tandem help` is the hot path
+    # (bench/ack.py), answered in the ack from memory, without a worker thread, once the language is known.
     @app.command("/tandem")
     async def tandem_command(ack, command):
         text = (command.get("text") or "").strip().lower()

@@ -1,7 +1,31 @@
-"""The shapes of Tandem's Bolt listeners."""
+"""The shapes of Tandem's Bolt listeners: a new listener is written one of these three ways.
+
+Slack waits 3 seconds for the ack (and a trigger_id lives as long), so the shape is chosen by what
+the ack carries, and it shows where the listener is registered:
+
+    app.action("request_edit")(ack_then(services, filing.edit_from_button))
+    app.view("request_form")(ack_with(services, filing.submit))
+    app.command("/request")(command_listener(services, ack_then={"new": …}, ack_with={"list": …}, …))
+
+- `ack_then(services, work)`: ack at once, then `work(services, body)` in a worker thread. For
+  clicks, shortcuts and events: what the work has to say goes through the response_url, a modal
+  or the outbox.
+- `ack_with(services, submit)`: `submit(services, body)` runs first, in a worker thread, and
+  returns an Outcome; the ack carries its fields (inline errors, an update; none closes the
+  modal), then its notice is told privately and its follow-up runs. For modal submissions.
+- `command_listener`: a slash command's subcommands, each listed under its ack rule: `ack_then`
+  for modal openers and slow work (the answer goes through the response_url), `ack_with` for
+  quick answers carried by the ack. A broken rule becomes its translated message.
+
+Bolt's lazy listeners (`ack=…, lazy=[…]`) are not used: Bolt runs a lazy function as a task of
+its own on a copy of the request, and only logs its exceptions in one line, so the @app.error
+handler (handlers/errors.py: a traceback under a reference, the reference shown to the user)
+would never hear of a failure.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import templates
@@ -11,11 +35,42 @@ from models.errors import RuleError
 
 @dataclass
 class Outcome:
-    """How a modal submission ends: the ack (empty closes the modal), then maybe a notice."""
+    """How a modal submission ends: the ack (empty closes the modal), then maybe a notice and a follow-up."""
 
     ack: dict = field(default_factory=dict)
     notice: dict | None = None
     channel: str | None = None  # where the notice goes (ephemeral); else a DM
+    then: Callable[[], None] | None = None  # slow work after the ack, in a worker thread
+
+    @classmethod
+    def errors(cls, errors: dict[str, str]) -> Outcome:
+        """Keep the modal open with `errors` (block_id → plain text) under its fields."""
+        return cls(ack={"response_action": "errors", "errors": errors})
+
+
+def ack_then(services: Services, work: Callable[[Services, dict], None]):
+    """Ack at once, then `work(services, body)` in a worker thread."""
+
+    async def listener(ack, body):
+        await ack()
+        await services.in_thread(work, services, body)
+
+    return listener
+
+
+def ack_with(services: Services, submit: Callable[[Services, dict], Outcome]):
+    """`submit(services, body)` in a worker thread; ack with its Outcome, then its notice and follow-up."""
+
+    async def listener(ack, body):
+        outcome = await services.in_thread(submit, services, body)
+        await ack(**outcome.ack)
+        if outcome.notice is not None:
+            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
+                                     message=outcome.notice)
+        if outcome.then is not None:
+            await services.in_thread(outcome.then)
+
+    return listener
 
 
 def run_subcommand(services: Services, function, *, command: dict, words: list[str]) -> dict | None:
@@ -26,66 +81,26 @@ def run_subcommand(services: Services, function, *, command: dict, words: list[s
         return rule_error_message(error, language=services.language_of(command["team_id"], command["user_id"]))
 
 
-def action_listener(services: Services, work):
-    """A button's listener: ack at once (Slack waits 3 s), then `work(services, body, action)` in
-    a worker thread; what it has to say goes through the response_url or a modal."""
-
-    async def listener(ack, body, action):
-        await ack()
-        await services.in_thread(work, services, body, action)
-
-    return listener
-
-
-def view_listener(services: Services, submit):
-    """A modal's submission listener: `submit(services, body=...)` in a worker thread returns the
-    ack's fields (inline errors, an update) or None, which closes the modal."""
-
-    async def listener(ack, body):
-        answer = await services.in_thread(submit, services, body=body)
-        await ack(**answer) if answer else await ack()
-
-    return listener
-
-
-def outcome_listener(services: Services, submit):
-    """The listener of a modal whose `submit(services, body)` returns an Outcome: ack with it (inline
-    errors, or close), then tell the notice privately."""
-
-    async def listener(ack, body):
-        outcome = await services.in_thread(submit, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
-
-    return listener
-
-
-def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str,
-                        usage_context: dict | None = None):
-    """The listener for a capability's slash command: `/request list …` → subcommands["list"].
-
-    `subcommands` maps a word to (function, ack_first). Modal openers and slow work ack at once
-    and answer through the response_url (trigger_id lives 3 s); quick answers go back in the ack.
-    Anything else gets the capability's usage (rendered with `usage_context` too), translated.
-    """
+def command_listener(services: Services, *, ack_then: dict, ack_with: dict, usage_template: str, default: str,
+                     usage_context: dict | None = None):
+    """The listener of a capability's slash command: `/request list …` → the subcommand "list",
+    `function(services, command=…, words=[…])` returning its answer (or None). A word that is in
+    neither table gets the capability's usage (rendered with `usage_context` too), translated."""
 
     async def listener(ack, command):
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else default
-        if sub not in subcommands:
+        if sub in ack_then:
+            await ack()
+            reply = await services.in_thread(run_subcommand, services, ack_then[sub], command=command, words=words[1:])
+            if reply:
+                await services.in_thread(services.delivery.respond, command["response_url"], reply)
+        elif sub in ack_with:
+            await ack(await services.in_thread(run_subcommand, services, ack_with[sub], command=command,
+                                               words=words[1:]))
+        else:
             language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
             await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0],
                                        **(usage_context or {})))
-            return
-        function, ack_first = subcommands[sub]
-        if ack_first:
-            await ack()
-        reply = await services.in_thread(run_subcommand, services, function, command=command, words=words[1:])
-        if not ack_first:
-            await ack(reply)
-        elif reply:
-            await services.in_thread(services.delivery.respond, command["response_url"], reply)
 
     return listener

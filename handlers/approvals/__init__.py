@@ -11,20 +11,10 @@ from slack_bolt.async_app import AsyncApp
 from handlers.approvals import chains, deciding, finding, running, timers
 from handlers.approvals.finding import home_context
 from handlers.common import Services
-from handlers.listeners import outcome_listener, subcommand_listener
+from handlers.listeners import ack_with, command_listener
 from handlers.requests import handover
 
 __all__ = ["home_context", "job_sources", "register"]
-
-# /approval subcommand → (function, acks first?): modals and uploads ack at once and answer later.
-SUBCOMMANDS = {
-    "config": (chains.open_config, True),
-    "export": (finding.export, True),
-    "delegate": (timers.delegate, False),
-    "show": (finding.show, False),
-    "pending": (finding.pending, False),
-}
-
 
 def job_sources(services: Services) -> list:
     return timers.job_sources(services)
@@ -36,10 +26,12 @@ def register(app: AsyncApp, services: Services) -> None:
     if services.settings.approvals_file:
         chains.load_file(services.settings.approvals_file)  # a broken file stops Tandem at start, saying why
 
-    app.command("/approval")(subcommand_listener(
-        services, subcommands=SUBCOMMANDS, usage_template="approvals/usage.yaml.j2", default="help"))
+    app.command("/approval")(command_listener(  # uploads take a while: they answer later too
+        services, usage_template="approvals/usage.yaml.j2", default="help",
+        ack_then={"config": chains.open_config, "export": finding.export},
+        ack_with={"delegate": timers.delegate, "show": finding.show, "pending": finding.pending}))
 
-    app.view("approval_config")(outcome_listener(services, chains.submit_config))
-    app.view("approval_config_form")(outcome_listener(services, chains.submit_form))
+    app.view("approval_config")(ack_with(services, chains.submit_config))
+    app.view("approval_config_form")(ack_with(services, chains.submit_form))
 
     deciding.register(app, services)

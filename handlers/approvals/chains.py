@@ -212,4 +212,4 @@ def _refuse(services: Services, body: dict, error: RuleError, block: str) -> Out
     if error.key == "not_admin":
         channel = json.loads(body["view"].get("private_metadata") or "{}").get("channel")
         return Outcome(notice=message, channel=channel)
-    return Outcome(ack={"response_action": "errors", "errors": {block: plain(message["text"])}})
+    return Outcome.errors({block: plain(message["text"])})

@@ -17,7 +17,7 @@ import templates
 from clock import utcnow
 from handlers.approvals import running
 from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
-from handlers.listeners import Outcome, action_listener, outcome_listener
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests.handover import as_template
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
@@ -49,10 +49,10 @@ def apply(services: Services, *, team_id: str, user_id: str, run_id: int, stage:
     services.delivery.kick()
 
 
-def approve(services: Services, body: dict, action: dict) -> None:
+def approve(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
     try:
-        run_id, stage = parse(action.get("value"))
+        run_id, stage = parse(body["actions"][0].get("value"))
         apply(services, team_id=team_id, user_id=user_id, run_id=run_id, stage=stage, decision="approve")
     except RuleError as error:
         refuse(services, body, error)
@@ -75,8 +75,9 @@ def check_may_decide(services: Services, *, team_id: str, user_id: str, run_id: 
         return {"r": as_template(request), "stage": run.stages[stage]["name"]}
 
 
-def open_reason(services: Services, body: dict, action: dict) -> None:
+def open_reason(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
+    action = body["actions"][0]
     decision = REASONED[action["action_id"]]
     try:
         run_id, stage = parse(action.get("value"))
@@ -106,13 +107,13 @@ def submit_reason(services: Services, body: dict) -> Outcome:
     except RuleError as error:
         message = rule_error_message(error, language=services.language_of(team_id, user_id))
         if error.key in ("approvals.reason_required", "form.too_long"):
-            return Outcome(ack={"response_action": "errors", "errors": {"reason": plain(message["text"])}})
+            return Outcome.errors({"reason": plain(message["text"])})
         return Outcome(notice=message, channel=meta.get("channel"))
     return Outcome()
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.action("approval_approve")(action_listener(services, approve))
-    app.action(re.compile(r"^approval_(reject|changes)$"))(action_listener(services, open_reason))
+    app.action("approval_approve")(ack_then(services, approve))
+    app.action(re.compile(r"^approval_(reject|changes)$"))(ack_then(services, open_reason))
 
-    app.view("approval_reason")(outcome_listener(services, submit_reason))
+    app.view("approval_reason")(ack_with(services, submit_reason))

@@ -10,6 +10,7 @@ import templates
 from clock import utcnow
 from handlers.common import Services, admin_and_language, bot_is_in, open_modal, rule_error_message
 from handlers.digests import rendering, sending
+from handlers.listeners import Outcome
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError
@@ -79,8 +80,8 @@ def check_template(services: Services, digest: Digest, *, language: str) -> None
                         error=problem.error[:1500]) from None
 
 
-def submit_new(services: Services, body: dict) -> dict | None:
-    """The modal's ack: None closes it; else inline errors."""
+def submit_new(services: Services, body: dict) -> Outcome:
+    """Save the digest (the modal closes), or inline errors."""
     team_id, user_id = body["team"]["id"], body["user"]["id"]
     values = body["view"].get("state", {}).get("values", {})
 
@@ -118,10 +119,10 @@ def submit_new(services: Services, body: dict) -> dict | None:
                                     text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:
         text = rule_error_message(error, language=language)["text"]
-        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): text[:2000]}}
+        return Outcome.errors({FIELD_ERRORS.get(error.key, "name"): text[:2000]})
     services.delivery.kick()
     _reschedule(services)
-    return None
+    return Outcome()
 
 
 def _reschedule(services: Services) -> None:
@@ -215,8 +216,3 @@ def template_check(services: Services, *, command: dict, words: list[str], langu
         digest = digests.find_digest(session, team_id=command["team_id"], name=words[1])
     check_template(services, digest, language=language)
     return notice(language, "template_ok", name=digest.name, template=digest.template)
-
-
-SUBCOMMANDS = {"new": (open_new, True), "edit": (edit, True), "pause": (pause, True), "resume": (resume, True),
-               "delete": (delete, True), "list": (list_digests, False), "preview": (preview, True),
-               "send": (send_now, True), "resend": (resend, True), "template": (template_check, True)}

@@ -115,6 +115,3 @@ def import_report(report: metrics.ImportReport, *, language: str) -> dict:
                 for line, key, params in report.rejected]
     return templates.render("digests/import_report.yaml.j2", language=language, accepted=report.accepted,
                             rejected=rejected, rejected_count=report.rejected_count)
-
-
-SUBCOMMANDS = {"define": define, "record": record, "list": list_metrics, "show": show, "import": import_csv}

@@ -27,7 +27,7 @@ from handlers.common import (
     who,
     zone_of,
 )
-from handlers.listeners import Outcome, outcome_listener
+from handlers.listeners import Outcome, ack_with
 from handlers.requests.common import as_template
 from models.db import insert_once, session_scope
 from models.errors import RuleError
@@ -80,8 +80,7 @@ def submit_config(services: Services, body: dict) -> Outcome:
     admin, language = admin_and_language(services, team_id, user_id)
     if admin and channel and not bot_is_in(services, channel):
         words = templates.messages("requests/config_errors.yaml.j2", language=language)
-        errors = {"triage_channel": words["bot_not_in_channel"]}
-        return Outcome(ack={"response_action": "errors", "errors": errors})
+        return Outcome.errors({"triage_channel": words["bot_not_in_channel"]})
     now = utcnow()
     try:
         days = _whole_days(picked("sla", "days").get("value"))
@@ -98,8 +97,7 @@ def submit_config(services: Services, body: dict) -> Outcome:
     except RuleError as error:
         message = rule_error_message(error, language=language)
         if error.key in FIELD_ERRORS:
-            errors = {FIELD_ERRORS[error.key]: plain(message["text"])}
-            return Outcome(ack={"response_action": "errors", "errors": errors})
+            return Outcome.errors({FIELD_ERRORS[error.key]: plain(message["text"])})
         channel_of_command = json.loads(view.get("private_metadata") or "{}").get("channel")
         return Outcome(notice=message, channel=channel_of_command)
     services.delivery.kick()
@@ -164,5 +162,5 @@ def job_sources(services: Services) -> list:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.view("request_config")(outcome_listener(services, submit_config))
+    app.view("request_config")(ack_with(services, submit_config))
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 import templates
 from clock import utcnow
 from handlers.common import Services, rule_error_message
-from handlers.listeners import view_listener
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import handover, notify
 from models.db import session_scope
 from models.errors import RuleError
@@ -91,7 +91,7 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
     return _open(services, trigger_id, view, language)
 
 
-def switch_kind(services: Services, *, body: dict) -> None:
+def switch_kind(services: Services, body: dict) -> None:
     """The kind changed: redraw the form for it. Slack keeps what was typed in blocks that stay."""
     view = body["view"]
     metadata = json.loads(view.get("private_metadata") or "{}")
@@ -131,8 +131,8 @@ def user_today(services: Services, team_id: str, user_id: str, now: datetime):
     return now.astimezone(zone).date()
 
 
-def submit(services: Services, *, body: dict) -> dict | None:
-    """The form was submitted: file or save it. Returns the ack (inline errors) or None to close."""
+def submit(services: Services, body: dict) -> Outcome:
+    """The form was submitted: file or save it (the modal closes), or inline errors."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
     metadata = json.loads(view.get("private_metadata") or "{}")
     raw = submitted_values(view)
@@ -163,42 +163,30 @@ def submit(services: Services, *, body: dict) -> dict | None:
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("requests/form_errors.yaml.j2", language=language, errors=listed)}
+        return Outcome.errors(templates.messages("requests/form_errors.yaml.j2", language=language, errors=listed))
     except RuleError as error:  # e.g. triaged meanwhile: shown on the first field, nothing saved
-        return {"response_action": "errors", "errors": {"title": rule_error_message(error, language=language)["text"]}}
+        return Outcome.errors({"title": rule_error_message(error, language=language)["text"]})
     services.delivery.kick()
-    return None
+    return Outcome()
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.shortcut("request_new")
-    @app.action("request_new_from_home")
-    async def new_from_shortcut_or_home(ack, body):
-        await ack()
-        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
-                                 trigger_id=body["trigger_id"])
-
-    @app.shortcut("request_from_message")
-    async def new_from_message(ack, body):
-        await ack()
-        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
-        await services.in_thread(open_from_message, services, body=body, message=message, channel=channel)
-
-    @app.action("request_edit")
-    async def edit_from_button(ack, body, action):
-        await ack()
-        await services.in_thread(edit_from_action, services, body=body, number=int(action["value"]))
-
-    @app.action("request_kind")
-    async def kind_changed(ack, body):
-        await ack()
-        await services.in_thread(switch_kind, services, body=body)
-
-    app.view("request_form")(view_listener(services, submit))
+    app.shortcut("request_new")(ack_then(services, open_from_shortcut))
+    app.action("request_new_from_home")(ack_then(services, open_from_shortcut))
+    app.shortcut("request_from_message")(ack_then(services, open_from_message))
+    app.action("request_edit")(ack_then(services, edit_from_button))
+    app.action("request_kind")(ack_then(services, switch_kind))
+    app.view("request_form")(ack_with(services, submit))
 
 
-def open_from_message(services: Services, *, body: dict, message: dict, channel: str | None) -> None:
+def open_from_shortcut(services: Services, body: dict) -> None:
+    """The "New request" shortcut, or the App Home button: the empty form."""
+    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"])
+
+
+def open_from_message(services: Services, body: dict) -> None:
+    """"Turn into request" on a message: the form prefilled with its text and a link back to it."""
+    message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
     permalink = None
     if channel and message.get("ts"):
         try:
@@ -210,8 +198,9 @@ def open_from_message(services: Services, *, body: dict, message: dict, channel:
               prefill=message.get("text") or "", permalink=permalink)
 
 
-def edit_from_action(services: Services, *, body: dict, number: int) -> None:
+def edit_from_button(services: Services, body: dict) -> None:
     team_id, user_id = body["team"]["id"], body["user"]["id"]
+    number = int(body["actions"][0]["value"])
     try:
         refusal = open_edit(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"], number=number)
     except RuleError as error:

@@ -17,7 +17,7 @@ from sqlmodel import select
 import templates
 from clock import utcnow
 from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
-from handlers.listeners import Outcome, action_listener, outcome_listener
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
 from models import outbox
@@ -63,8 +63,9 @@ def apply(services: Services, *, team_id: str, user_id: str, number: int, action
 
 
 # -- the card's buttons --------------------------------------------------------------------------
-def click(services: Services, body: dict, action: dict) -> None:
+def click(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
+    action = body["actions"][0]
     try:
         number, version = button(action.get("value"))
         apply(services, team_id=team_id, user_id=user_id, number=number, action=BUTTONS[action["action_id"]],
@@ -73,8 +74,9 @@ def click(services: Services, body: dict, action: dict) -> None:
         refuse(services, body, error)
 
 
-def choose_owner(services: Services, body: dict, action: dict) -> None:
+def choose_owner(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
+    action = body["actions"][0]
     _prefix, _, card = (action.get("block_id") or "").partition(":")
     try:
         number, _version = button(card)
@@ -92,9 +94,10 @@ def choose_owner(services: Services, body: dict, action: dict) -> None:
         services.delivery.kick()
 
 
-def open_reason(services: Services, body: dict, action: dict) -> None:
+def open_reason(services: Services, body: dict) -> None:
     """Need info / Decline / Duplicate: refuse non-triagers and outdated cards at once, else ask."""
     team_id, user_id = who(body)
+    action = body["actions"][0]
     name = REASONED[action["action_id"]]
     try:
         number, version = button(action.get("value"))
@@ -142,7 +145,7 @@ def submit_reason(services: Services, body: dict) -> Outcome:
         if error.key == "requests.unknown" and action == "duplicate" and error.params.get("ref") != f"REQ-{number}":
             block = "duplicate_of"  # the original does not exist (this request does)
         if block:
-            return Outcome(ack={"response_action": "errors", "errors": {block: plain(message["text"])}})
+            return Outcome.errors({block: plain(message["text"])})
         return Outcome(notice=message, channel=meta.get("channel"))
     return Outcome()
 
@@ -181,8 +184,8 @@ def on_message(services: Services, body: dict) -> None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.action(re.compile(r"^request_(accept|start|done|reopen)$"))(action_listener(services, click))
-    app.action("request_assign")(action_listener(services, choose_owner))
-    app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))(action_listener(services, open_reason))
+    app.action(re.compile(r"^request_(accept|start|done|reopen)$"))(ack_then(services, click))
+    app.action("request_assign")(ack_then(services, choose_owner))
+    app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))(ack_then(services, open_reason))
 
-    app.view("request_reason")(outcome_listener(services, submit_reason))
+    app.view("request_reason")(ack_with(services, submit_reason))

@@ -20,7 +20,7 @@ from handlers.common import (
     rule_error_message,
     who,
 )
-from handlers.listeners import view_listener
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.standups.common import TRIGGER_TOO_OLD, notice, respond
 from handlers.standups.report import lock_run, queue_report
 from handlers.standups.running import dm_key
@@ -64,19 +64,22 @@ def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger
     return None
 
 
-def fill_in(services: Services, *, body: dict, run_id: int) -> None:
+def fill_in(services: Services, body: dict) -> None:
+    """The prompt's "Fill in" (or "Edit answers"): the answer modal for the run the button names."""
     team_id, user_id = who(body)
     try:
         refusal = open_answer_modal(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"],
-                                    run_id=run_id)
+                                    run_id=int(body["actions"][0]["value"]))
     except RuleError as error:
         refusal = rule_error_message(error, language=admin_and_language(services, team_id, user_id)[1])
     if refusal:
         respond(services, body, refusal)
 
 
-def skip(services: Services, *, body: dict, run_id: int) -> None:
+def skip(services: Services, body: dict) -> None:
+    """The prompt's "Skip today"."""
     team_id, user_id = who(body)
+    run_id = int(body["actions"][0]["value"])
     _admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
     try:
@@ -91,7 +94,7 @@ def skip(services: Services, *, body: dict, run_id: int) -> None:
     respond(services, body, message)
 
 
-def submit_answer(services: Services, *, body: dict) -> dict | None:
+def submit_answer(services: Services, body: dict) -> Outcome:
     view, (team_id, user_id) = body["view"], who(body)
     run_id = int(json.loads(view.get("private_metadata") or "{}")["run"])
     raw = form_values(view)
@@ -108,12 +111,11 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
                                   now=now)
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed)}
+        return Outcome.errors(templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed))
     except RuleError as error:
-        return {"response_action": "errors", "errors": {"q0": plain(rule_error_message(error, language=language)["text"])}}
+        return Outcome.errors({"q0": plain(rule_error_message(error, language=language)["text"])})
     services.delivery.kick()
-    return None
+    return Outcome()
 
 
 def _show_dms_answered(services: Services, session, *, standup: Standup, run: StandupRun, user_id: str,
@@ -183,14 +185,6 @@ def _update_open_reports(services: Services, session, *, team_id: str, user_id: 
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action("standup_fill")
-    async def on_fill(ack, body, action):
-        await ack()
-        await services.in_thread(fill_in, services, body=body, run_id=int(action["value"]))
-
-    @app.action("standup_skip")
-    async def on_skip(ack, body, action):
-        await ack()
-        await services.in_thread(skip, services, body=body, run_id=int(action["value"]))
-
-    app.view("standup_answer")(view_listener(services, submit_answer))
+    app.action("standup_fill")(ack_then(services, fill_in))
+    app.action("standup_skip")(ack_then(services, skip))
+    app.view("standup_answer")(ack_with(services, submit_answer))

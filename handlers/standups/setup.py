@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from handlers.common import (
     plain,
     rule_error_message,
 )
+from handlers.listeners import Outcome, ack_with
 from handlers.standups.common import TRIGGER_TOO_OLD, display_names, notice
 from models.db import session_scope
 from models.errors import RuleError
@@ -78,8 +80,8 @@ def open_edit(services: Services, *, command: dict, words: list[str]) -> dict | 
     return None
 
 
-def submit(services: Services, *, body: dict) -> tuple[dict | None, int | None]:
-    """Validate and save; inline errors leave nothing saved. Returns (the ack, the saved standup's id)."""
+def submit(services: Services, body: dict) -> Outcome:
+    """Validate and save, then learn the participants' names; inline errors leave nothing saved."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
     metadata = json.loads(view.get("private_metadata") or "{}")
     admin, language = admin_and_language(services, team_id, user_id)
@@ -101,15 +103,13 @@ def submit(services: Services, *, body: dict) -> tuple[dict | None, int | None]:
                                     text=saved["text"], blocks=saved["blocks"])
     except FormErrors as problems:
         listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed)}, None
+        return Outcome.errors(templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed))
     except RuleError as error:
-        message = plain(rule_error_message(error, language=language)["text"])
-        return {"response_action": "errors", "errors": {"name": message}}, None
+        return Outcome.errors({"name": plain(rule_error_message(error, language=language)["text"])})
     services.delivery.kick()
     if services.scheduler is not None:
         services.scheduler.rebuild()  # the first standup starts the minute tick
-    return None, standup.id
+    return Outcome(then=functools.partial(learn_names, services, team_id=team_id, standup_id=standup.id))
 
 
 def learn_names(services: Services, *, team_id: str, standup_id: int) -> None:
@@ -175,9 +175,4 @@ def delete(services: Services, *, command: dict, words: list[str]) -> dict:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.view("standup_setup")
-    async def setup_submitted(ack, body):
-        answer, standup_id = await services.in_thread(submit, services, body=body)
-        await ack(**answer) if answer else await ack()
-        if standup_id is not None:
-            await services.in_thread(learn_names, services, team_id=body["team"]["id"], standup_id=standup_id)
+    app.view("standup_setup")(ack_with(services, submit))
