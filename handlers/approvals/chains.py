@@ -25,6 +25,7 @@ from handlers.common import (
     who,
 )
 from handlers.listeners import Outcome
+from models import keys
 from models.approvals import ApprovalConfig
 from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope
@@ -197,7 +198,7 @@ def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
             row.stages, row.updated_by, row.updated_at = stages, user_id, now
             session.add(row)
             saved = templates.render("approvals/config_saved.yaml.j2", language=language, stages=expanded)
-            services.delivery.queue(session, key=f"approvals:config:{team_id}:{view['id']}", team_id=team_id,
+            services.delivery.queue(session, key=keys.approvals_config_saved(team_id, view["id"]), team_id=team_id,
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:

@@ -18,6 +18,7 @@ from handlers.approvals import running
 from handlers.approvals.chains import user_exists
 from handlers.common import Services, cached_language
 from handlers.requests.handover import as_template
+from models import keys
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -45,7 +46,7 @@ def sweep(services: Services, *, now: datetime) -> int:
                                                r=as_template(request),
                                                s=running.stage_view(session, run, stage))
                     done += services.delivery.queue(
-                        session, key=f"approval:{run.id}:{stage}:remind:{seat}", team_id=run.team_id,
+                        session, key=keys.approval_reminder(run.id, stage, seat), team_id=run.team_id,
                         method="chat.postMessage", now=at, channel=recipient, text=message["text"],
                         blocks=message["blocks"])
             if now >= run.stage_due_at and spec.get("backup") and record(
@@ -53,7 +54,7 @@ def sweep(services: Services, *, now: datetime) -> int:
                     once=f"{run.id}:{stage}:escalated"):
                 running.send_card(services, session, run, request, stage, spec["backup"], now=at)
                 running.tell(services, session, run, request, user=request.requester, kind="escalated", now=at,
-                             key=f"dm:{stage}:escalated")
+                             about=f"{stage}:escalated")
                 done += 1
     services.delivery.kick()
     return done

@@ -11,6 +11,7 @@ from clock import utcnow
 from handlers.common import Services, admin_and_language, bot_is_in, open_modal, rule_error_message
 from handlers.digests import rendering, sending
 from handlers.listeners import Outcome
+from models import keys
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError
@@ -114,7 +115,7 @@ def submit_new(services: Services, body: dict) -> Outcome:
                            weekday=digest.weekday, time=f"{digest.hour:02d}:{digest.minute:02d}",
                            zone=digest.timezone, template=digest.template)
             # One confirmation per submitted modal (the view id), however often Slack retries it.
-            services.delivery.queue(session, key=f"digests:saved:{digest.id}:{body['view'].get('id')}",
+            services.delivery.queue(session, key=keys.digest_saved(digest.id, body["view"].get("id")),
                                     team_id=team_id, method="chat.postMessage", now=utcnow(), channel=user_id,
                                     text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:

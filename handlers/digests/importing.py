@@ -11,6 +11,7 @@ from clock import utcnow
 from handlers.common import Services, rule_error_message
 from handlers.digests.metric_commands import import_report, today_for
 from handlers.listeners import Outcome
+from models import keys
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
@@ -53,7 +54,7 @@ def submit_import(services: Services, body: dict) -> Outcome:
         return Outcome.errors({"file": rule_error_message(error, language=language)["text"][:2000]})
     message = import_report(report, language=language)
     with session_scope(services.engine) as session:
-        services.delivery.queue(session, key=f"digests:import:{body['view']['id']}", team_id=team_id,
+        services.delivery.queue(session, key=keys.metric_import_report(body["view"]["id"]), team_id=team_id,
                                 method="chat.postMessage", now=utcnow(), channel=user_id, text=message["text"],
                                 blocks=message["blocks"])
     services.delivery.kick()

@@ -29,6 +29,7 @@ from handlers.common import (
 )
 from handlers.listeners import Outcome, ack_with
 from handlers.requests.common import as_template
+from models import keys
 from models.db import insert_once, session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
@@ -91,7 +92,7 @@ def submit_config(services: Services, body: dict) -> Outcome:
             saved = templates.render("requests/config_saved.yaml.j2", language=language, c={
                 "triage_channel": config.triage_channel, "mode": config.product_team_mode,
                 "users": config.product_team, "sla": config.sla_business_days})
-            services.delivery.queue(session, key=f"requests:config:{team_id}:{view['id']}", team_id=team_id,
+            services.delivery.queue(session, key=keys.requests_config_saved(team_id, view["id"]), team_id=team_id,
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:
@@ -137,7 +138,7 @@ def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
             return False  # today's reminder went out already
         message = templates.render("requests/sla_reminder.yaml.j2", language=workspace.language,
                                    rows=[as_template(r) for r in rows], total=total, days=config.sla_business_days)
-        services.delivery.queue(session, key=f"requests:sla:{team_id}:{today.isoformat()}", team_id=team_id,
+        services.delivery.queue(session, key=keys.sla_reminder(team_id, today), team_id=team_id,
                                 method="chat.postMessage", now=now, channel=config.triage_channel,
                                 text=message["text"], blocks=message["blocks"], unfurl_links=False)
     services.delivery.kick()

@@ -25,6 +25,7 @@ from delivery import REF
 from handlers.common import Services
 from handlers.requests import notify
 from handlers.requests.common import as_template
+from models import keys, outbox
 from models.requests import Request
 from models.requests.lifecycle import get_config, set_status
 
@@ -59,9 +60,9 @@ def approved(services: Services, session: Session, request: Request, *, now: dat
     if not config.triage_channel:
         return
     card = notify.render_card(session, services, request)
-    key = notify.card_key(request)
-    if notify.has_card(session, request):
-        services.delivery.queue(session, key=f"{key}:v{request.version}", team_id=request.team_id,
+    key = keys.request_card(request.id)
+    if outbox.was_queued(session, key=key):
+        services.delivery.queue(session, key=keys.edit(key, request.version), team_id=request.team_id,
                                 method="chat.update", now=now, text=card["text"], blocks=card["blocks"],
                                 **{REF: key})
     else:

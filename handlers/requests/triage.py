@@ -20,7 +20,7 @@ from handlers.common import Services, open_modal, plain, refuse, rule_error_mess
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
-from models import outbox
+from models import keys, outbox
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestEvent, lifecycle
@@ -28,8 +28,6 @@ from models.requests.queries import parse_ref
 
 BUTTONS = {"request_accept": "accept", "request_start": "start", "request_done": "done", "request_reopen": "reopen"}
 REASONED = {"request_need_info": "need_info", "request_decline": "decline", "request_duplicate": "duplicate"}
-# The card's key, or an edit of it (chat.update rows record the card's own channel and ts too).
-CARD_KEY = re.compile(r"request:(\d+):card")
 # Rule errors about one field of the reason modal: shown inline under that block.
 FIELD_ERRORS = {"requests.reason_required": "reason", "form.too_long": "reason",
                 "requests.bad_ref": "duplicate_of", "requests.duplicate_of_itself": "duplicate_of"}
@@ -172,10 +170,10 @@ def on_message(services: Services, body: dict) -> None:
     team_id = body.get("team_id") or event.get("team")
     now = utcnow()
     with session_scope(services.engine) as session:
-        match = CARD_KEY.fullmatch(outbox.key_of_message(session, channel=channel, ts=thread_ts) or "")
-        if match is None:
+        request_id = keys.request_of_card(outbox.key_of_message(session, channel=channel, ts=thread_ts))
+        if request_id is None:
             return  # a thread Tandem did not start, or not a card's
-        change = lifecycle.add_comment(session, team_id=team_id, request_id=int(match.group(1)),
+        change = lifecycle.add_comment(session, team_id=team_id, request_id=request_id,
                                        author=event["user"], text=event.get("text") or "", slack_ts=ts, now=now)
         if change is not None:
             notify.queue_change(services, session, change, now=now)

@@ -23,8 +23,7 @@ from handlers.common import (
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.standups.common import TRIGGER_TOO_OLD, notice, respond
 from handlers.standups.report import lock_run, queue_report
-from handlers.standups.running import dm_key
-from models import outbox
+from models import keys, outbox
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
@@ -124,16 +123,16 @@ def _show_dms_answered(services: Services, session, *, standup: Standup, run: St
     edits leave them as they are)."""
     kinds = session.exec(select(StandupSend.kind).where(StandupSend.run_id == run.id,
                                                         StandupSend.user_id == user_id)).all()
-    keys = [key for key in (dm_key(run.id, user_id, kind) for kind in kinds)
-            if outbox.is_live(session, key=key)]  # a DM that failed for good has nothing to edit
-    if not keys:
+    dms = [key for key in (keys.standup_dm(run.id, user_id, kind) for kind in kinds)
+           if outbox.is_live(session, key=key)]  # a DM that failed for good has nothing to edit
+    if not dms:
         return
     message = templates.render("standups/prompt.yaml.j2", language=language, answered=True, name=standup.name,
                                channel=standup.channel, run_id=run.id, date=run.local_date.isoformat(),
                                report_at=run.report_at)
-    for key in keys:
-        services.delivery.queue(session, key=f"{key}:answered", team_id=run.team_id, method="chat.update",
-                                now=now, text=message["text"], blocks=message["blocks"], **{REF: key})
+    for dm in dms:
+        services.delivery.queue(session, key=keys.standup_answered(dm), team_id=run.team_id, method="chat.update",
+                                now=now, text=message["text"], blocks=message["blocks"], **{REF: dm})
 
 
 def edit_answer(services: Services, *, command: dict, words: list[str]) -> dict | None:

@@ -21,6 +21,7 @@ from handlers.common import (
 )
 from handlers.listeners import Outcome, ack_with
 from handlers.standups.common import TRIGGER_TOO_OLD, display_names, notice
+from models import keys
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
@@ -98,7 +99,7 @@ def submit(services: Services, body: dict) -> Outcome:
                 standup = create_standup(session, team_id=team_id, owner=user_id, form=form, names={}, now=now)
             saved = notice(language, "saved", name=standup.name, channel=standup.channel,
                            next=_next(session, standup, now))
-            services.delivery.queue(session, key=f"standups:saved:{view['id']}:{view.get('hash') or ''}",
+            services.delivery.queue(session, key=keys.standup_saved(view["id"], view.get("hash") or ""),
                                     team_id=team_id, method="chat.postMessage", now=now, channel=user_id,
                                     text=saved["text"], blocks=saved["blocks"])
     except FormErrors as problems:

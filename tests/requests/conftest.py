@@ -10,6 +10,7 @@ import pytest
 from clock import utcnow
 from handlers.requests import notify
 from handlers.requests.common import forget_members_cache
+from models import keys
 from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
@@ -67,4 +68,4 @@ def card_of(tandem, request: Request):
     from models.outbox import message_ref
 
     with session_scope(tandem.engine) as session:
-        return message_ref(session, key=notify.card_key(request))
+        return message_ref(session, key=keys.request_card(request.id))
