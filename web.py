@@ -34,16 +34,16 @@ class WebApp:
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method in ("GET", "HEAD"):
             healthy, details = await self.health()
-            await _send_json(send, 200 if healthy else 503, details)
+            await send_json(send, 200 if healthy else 503, details)
         elif path == self.events_path and self.slack_events is not None:
             await self.slack_events(scope, receive, send)
         elif path == "/api/metrics" and self.metrics_api is not None:
             await self.metrics_api(scope, receive, send)
         else:
-            await _send_json(send, 404, {"error": "not_found"})
+            await send_json(send, 404, {"error": "not_found"})
 
 
-async def _send_json(send, status: int, body: dict) -> None:
+async def send_json(send, status: int, body: dict) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})

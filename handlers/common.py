@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -116,26 +117,32 @@ def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[
         return admin, workspaces.language_for(workspace, member)
 
 
+def _option(element: dict):
+    return (element.get("selected_option") or {}).get("value")
+
+
+def _options(element: dict) -> list:
+    return [option["value"] for option in element.get("selected_options") or []]
+
+
+# What a submitted element holds, by its type (text and number inputs: their "value").
+_VALUE_OF = {
+    "static_select": _option, "radio_buttons": _option, "checkboxes": _options, "multi_static_select": _options,
+    "conversations_select": lambda element: element.get("selected_conversation"),
+    "users_select": lambda element: element.get("selected_user"),
+    "multi_users_select": lambda element: list(element.get("selected_users") or []),
+    "datepicker": lambda element: element.get("selected_date"),
+    "datetimepicker": lambda element: element.get("selected_date_time"),
+    "file_input": lambda element: list(element.get("files") or []),
+}
+
+
 def form_values(view: dict) -> dict:
-    """A submitted modal's state: block_id → the element's value (one element per block)."""
+    """A submitted modal's state: block_id → its element's value (one element per block)."""
     values: dict = {}
     for block_id, actions in (view.get("state") or {}).get("values", {}).items():
         for element in actions.values():
-            kind = element.get("type")
-            if kind in ("static_select", "radio_buttons"):
-                values[block_id] = (element.get("selected_option") or {}).get("value")
-            elif kind in ("checkboxes", "multi_static_select"):
-                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
-            elif kind == "conversations_select":
-                values[block_id] = element.get("selected_conversation")
-            elif kind == "channels_select":
-                values[block_id] = element.get("selected_channel")
-            elif kind == "users_select":
-                values[block_id] = element.get("selected_user")
-            elif kind == "multi_users_select":
-                values[block_id] = list(element.get("selected_users") or [])
-            else:
-                values[block_id] = element.get("value")
+            values[block_id] = _VALUE_OF.get(element.get("type"), lambda element: element.get("value"))(element)
     return values
 
 
@@ -143,6 +150,16 @@ def cached_language(services: Services, session: Session, *, team_id: str, user_
     """A user's language from what we already know (no Slack call: used inside transactions)."""
     workspace = services.workspace(session, team_id)
     return workspaces.language_for(workspace, workspaces.get_member(session, team_id=team_id, user_id=user_id))
+
+
+def metadata_of(view: dict) -> dict:
+    """What a modal carries in its private_metadata (JSON; empty when it carries nothing)."""
+    return json.loads(view.get("private_metadata") or "{}")
+
+
+def clicked_in(body: dict) -> str | None:
+    """The channel of the message a button was clicked in (None on the Home tab)."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
 def rule_error_message(error: RuleError, *, language: str) -> dict:
@@ -171,22 +188,36 @@ def zone_of(name: str | None) -> ZoneInfo:
 TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
 
 
-def open_modal(services: Services, trigger_id: str, view: dict) -> bool:
-    """views.open; False when the trigger_id was no longer good (Slack gives it 3 seconds)."""
+def open_modal(services: Services, trigger_id: str, view: dict, *, language: str) -> dict | None:
+    """views.open. None when the modal opened; when the trigger_id was no longer good (Slack gives
+    it 3 seconds), the message that says so, to answer with."""
     try:
         services.delivery.call("views.open", trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
         if exc.response.get("error") in TRIGGER_ERRORS:
-            return False
+            return templates.render("too_slow.yaml.j2", language=language)
         raise
-    return True
+    return None
+
+
+def respond(services: Services, body: dict, message: dict) -> None:
+    """Answer the clicker privately through the response_url; what they clicked stays as it is.
+    (A click on the Home tab has no response_url: there is nowhere to answer.)"""
+    if body.get("response_url"):
+        services.delivery.respond(body["response_url"], {**message, "replace_original": False})
+
+
+def open_modal_for_click(services: Services, body: dict, view: dict, *, language: str) -> None:
+    """Open a modal from a click; when Slack's 3 seconds have passed, tell the clicker so, privately."""
+    refusal = open_modal(services, body["trigger_id"], view, language=language)
+    if refusal:
+        respond(services, body, refusal)
 
 
 def refuse(services: Services, body: dict, error: RuleError) -> None:
     """Tell only the clicker why nothing happened; the message they clicked stays as it is."""
     team_id, user_id = who(body)
-    message = rule_error_message(error, language=services.language_of(team_id, user_id))
-    services.delivery.respond(body["response_url"], {**message, "replace_original": False})
+    respond(services, body, rule_error_message(error, language=services.language_of(team_id, user_id)))
 
 
 def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import templates
-from handlers.common import Services, rule_error_message, tell, who
+from handlers.common import Services, plain, rule_error_message, tell, who
 from models.errors import RuleError
+from models.requests.forms import FormErrors
 
 
 @dataclass
@@ -46,6 +47,19 @@ class Outcome:
     def errors(cls, errors: dict[str, str]) -> Outcome:
         """Keep the modal open with `errors` (block_id → plain text) under its fields."""
         return cls(ack={"response_action": "errors", "errors": errors})
+
+    @classmethod
+    def refused(cls, error: RuleError, *, language: str, block: str | None, channel: str | None = None) -> Outcome:
+        """A broken rule, in words: under the field `block` (inline errors are plain text), or, when it
+        is about no field, the modal closes and the words are told privately in `channel`."""
+        message = rule_error_message(error, language=language)
+        return cls.errors({block: plain(message["text"])}) if block else cls(notice=message, channel=channel)
+
+    @classmethod
+    def form_errors(cls, problems: FormErrors, *, template: str, language: str) -> Outcome:
+        """Each field's problems, in the words of `template`, under that field."""
+        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
+        return cls.errors(templates.messages(template, language=language, errors=listed))
 
 
 def ack_then(services: Services, work: Callable[[Services, dict], None]):

@@ -5,122 +5,74 @@ click, two replicas) leaves one row; and a key is how later messages find an ear
 edit (chat.update by `$ref`), a thread reply (`$thread`), a link (`$permalink`), a reply in a
 card's thread mapped back to its request. Keys are stored, so a format here is a schema: change
 one only with the rows it names in mind.
+
+Each builder is called with its fields in order: `keys.request_card(request.id)`.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
-
-_REQUEST_CARD = re.compile(r"request:(\d+):card")
+from string import Formatter
 
 
-def edit(key: str, version: int) -> str:
-    """Version `version` of the message posted under `key` (a chat.update of it)."""
-    return f"{key}:v{version}"
+class Key:
+    """A key format; calling it with the format's fields, in order, builds a key."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.fields = [name for _text, name, _spec, _conversion in Formatter().parse(pattern) if name]
+
+    def __call__(self, *values) -> str:
+        return self.pattern.format(**dict(zip(self.fields, values, strict=True)))
+
+    def parse(self, key: str | None) -> dict[str, str] | None:
+        """The fields of `key` if this format built it (no field holds a colon), else None."""
+        regex = "".join(re.escape(text) + (f"(?P<{name}>[^:]+)" if name else "")
+                        for text, name, _spec, _conversion in Formatter().parse(self.pattern))
+        match = re.fullmatch(regex, key or "")
+        return match.groupdict() if match else None
 
 
-# -- requests --------------------------------------------------------------------------------------
-def request_card(request_id: int) -> str:
-    """The request's card in the triage channel; its thread holds the request's history."""
-    return f"request:{request_id}:card"
+# Any posted message: version `version` of it (a chat.update by reference).
+edit = Key("{key}:v{version}")
+
+# requests
+request_card = Key("request:{request_id}:card")  # the card in the triage channel; its thread is the history
+request_filed_dm = Key("request:{request_id}:dm:filed")
+request_filed_home = Key("request:{request_id}:filed:home")
+request_change = Key("request:{request_id}:event:{event_id}:{what}")  # what: "thread", "dm", "home:{user}"
+requests_config_saved = Key("requests:config:{team_id}:{view_id}")
+sla_reminder = Key("requests:sla:{team_id}:{day}")  # day: the local date
+
+# approvals
+approval_card = Key("approval:{run_id}:{stage}:{seat}:card")  # a seat's card (to the approver or their deputy)
+approval_dm = Key("approval:{run_id}:dm:{about}:{user}")  # about: "started", a decision id, "reset:{round}", …
+approval_reminder = Key("approval:{run_id}:{stage}:remind:{seat}")
+approvals_config_saved = Key("approvals:config:{team_id}:{view_id}")
+
+# standups
+standup_dm = Key("standup:run:{run_id}:{user_id}:{kind}")  # kind: "prompt", "nudge:60"
+standup_answered = Key("{dm}:answered")  # the prompt or nudge DM turned into "answered"
+standup_report = Key("standup:run:{run_id}:report")
+standup_answer = Key("standup:run:{run_id}:report:answer:{user_id}")  # in the report's thread (big standups)
+standup_saved = Key("standups:saved:{view_id}:{view_hash}")
+
+# digests
+digest_send = Key("digests:{digest_id}:{period_start}:{slot}")  # the first message of a week's digest
+digest_part = Key("{first}:{index}")  # its index-th message (1, 2, …), in the first one's thread
+digest_owner_notice = Key("{first}:owner")  # the owner told the team template broke
+digest_saved = Key("digests:saved:{digest_id}:{view_id}")
+metric_import_report = Key("digests:import:{view_id}")
+
 
 
 def request_of_card(key: str | None) -> int | None:
     """The request whose card was posted under `key`; None for any other message."""
-    match = _REQUEST_CARD.fullmatch(key or "")
-    return int(match.group(1)) if match else None
-
-
-def request_filed_dm(request_id: int) -> str:
-    return f"request:{request_id}:dm:filed"
-
-
-def request_filed_home(request_id: int) -> str:
-    return f"request:{request_id}:filed:home"
-
-
-def request_change(request_id: int, event_id: int, what: str) -> str:
-    """What one change (audit event) of a request tells: "thread", "dm", or "home:{user}"."""
-    return f"request:{request_id}:event:{event_id}:{what}"
-
-
-def requests_config_saved(team_id: str, view_id: str) -> str:
-    return f"requests:config:{team_id}:{view_id}"
-
-
-def sla_reminder(team_id: str, day: date) -> str:
-    return f"requests:sla:{team_id}:{day.isoformat()}"
-
-
-# -- approvals -------------------------------------------------------------------------------------
-def approval_card(run_id: int, stage: int, seat: str) -> str:
-    """The card of one approver's seat in a stage (sent to the approver, or to their deputy)."""
-    return f"approval:{run_id}:{stage}:{seat}:card"
+    fields = request_card.parse(key)
+    return int(fields["request_id"]) if fields and fields["request_id"].isdigit() else None
 
 
 def handed_over(card: str, deputy: str = "") -> str:
-    """A copy of a waiting card sent to a deputy when the delegation was set (with no deputy
-    given: what the keys of all the card's copies start with)."""
+    """A copy of a waiting approval card sent to a deputy when the delegation was set (with no
+    deputy given: what the keys of all the card's copies start with)."""
     return f"{card}:to:{deputy}"
-
-
-def approval_dm(run_id: int, about: str, user: str) -> str:
-    """A DM about a run: `about` is "started", a decision's id, "reset:{round}", "{stage}:escalated"."""
-    return f"approval:{run_id}:dm:{about}:{user}"
-
-
-def approval_reminder(run_id: int, stage: int, seat: str) -> str:
-    return f"approval:{run_id}:{stage}:remind:{seat}"
-
-
-def approvals_config_saved(team_id: str, view_id: str) -> str:
-    return f"approvals:config:{team_id}:{view_id}"
-
-
-# -- standups --------------------------------------------------------------------------------------
-def standup_dm(run_id: int, user_id: str, kind: str) -> str:
-    """A prompt or nudge DM (kind "prompt", "nudge:60")."""
-    return f"standup:run:{run_id}:{user_id}:{kind}"
-
-
-def standup_answered(dm: str) -> str:
-    """The prompt or nudge DM turned into "answered"."""
-    return f"{dm}:answered"
-
-
-def standup_report(run_id: int) -> str:
-    return f"standup:run:{run_id}:report"
-
-
-def standup_answer(run_id: int, user_id: str) -> str:
-    """A person's answers in the report's thread (big standups)."""
-    return f"{standup_report(run_id)}:answer:{user_id}"
-
-
-def standup_saved(view_id: str, view_hash: str) -> str:
-    return f"standups:saved:{view_id}:{view_hash}"
-
-
-# -- digests ---------------------------------------------------------------------------------------
-def digest_send(digest_id: int, period_start: date, slot: str) -> str:
-    """A digest's first message for one week and slot; the rest of it is keyed from this one."""
-    return f"digests:{digest_id}:{period_start.isoformat()}:{slot}"
-
-
-def digest_part(first: str, index: int) -> str:
-    """The digest's `index`-th message (1, 2, …), in the first one's thread."""
-    return f"{first}:{index}"
-
-
-def digest_owner_notice(first: str) -> str:
-    """The owner told that the team template broke and the default was used."""
-    return f"{first}:owner"
-
-
-def digest_saved(digest_id: int, view_id: str) -> str:
-    return f"digests:saved:{digest_id}:{view_id}"
-
-
-def metric_import_report(view_id: str) -> str:
-    return f"digests:import:{view_id}"

@@ -22,7 +22,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from templates.limits import check_surface
+from templates.blockkit import check_surface
 
 # libyaml's safe loader parses ten times faster than the pure-Python one; same results.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -51,6 +51,23 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01, message:
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def at_once(*calls) -> list:
+    """Run the calls on threads released together (a double click, two replicas racing) and
+    return their results, in order, once all are done."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 # -- databases ------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def postgres_url():

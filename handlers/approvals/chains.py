@@ -19,8 +19,8 @@ from handlers.common import (
     Services,
     admin_and_language,
     form_values,
+    metadata_of,
     open_modal,
-    plain,
     rule_error_message,
     who,
 )
@@ -127,9 +127,7 @@ def open_config(services: Services, *, command: dict, words: list[str]) -> dict 
         stages += [form_stage(None)] * (FORM_STAGES - len(stages))
         view = templates.render("approvals/config_form.yaml.j2", language=language, stages=stages,
                                 metadata=metadata)
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render("requests/too_slow.yaml.j2", language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def fits_form(stages: list[dict]) -> bool:
@@ -146,8 +144,8 @@ def form_stage(stage: dict | None) -> dict:
 
 def submit_config(services: Services, body: dict) -> Outcome:
     """The YAML modal."""
-    text = (((body["view"].get("state") or {}).get("values") or {}).get("chain") or {}).get("yaml", {}).get("value")
-    return _submit(services, body, lambda: parse_yaml(text or ""), lambda error: "chain")
+    text = form_values(body["view"]).get("chain") or ""
+    return _submit(services, body, lambda: parse_yaml(text), lambda error: "chain")
 
 
 def submit_form(services: Services, body: dict) -> Outcome:
@@ -209,8 +207,5 @@ def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
 
 def _refuse(services: Services, body: dict, error: RuleError, block: str) -> Outcome:
     team_id, user_id = who(body)
-    message = rule_error_message(error, language=services.language_of(team_id, user_id))
-    if error.key == "not_admin":
-        channel = json.loads(body["view"].get("private_metadata") or "{}").get("channel")
-        return Outcome(notice=message, channel=channel)
-    return Outcome.errors({block: plain(message["text"])})
+    return Outcome.refused(error, language=services.language_of(team_id, user_id),
+                           block=None if error.key == "not_admin" else block, channel=metadata_of(body["view"]).get("channel"))

@@ -7,7 +7,6 @@ escalation one `once` event per (run, stage), so a sweep that runs twice sends n
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
@@ -18,7 +17,7 @@ from handlers.approvals import running
 from handlers.approvals.chains import user_exists
 from handlers.common import Services, cached_language
 from handlers.requests.handover import as_template
-from models import keys
+from models import keys, mentions
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -26,7 +25,6 @@ from models.requests import Request
 from scheduler import Job
 
 SWEEP_MINUTES = 5
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 
 
 def sweep(services: Services, *, now: datetime) -> int:
@@ -80,14 +78,13 @@ def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
         if words and words[0].lower() == "clear":
             set_delegation(session, team_id=team_id, approver=user_id, deputy=None, until=None, today=today, now=now)
             return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_cleared")
-        match = MENTION.match(words[0]) if words else None
-        if not match or len(words) != 3 or words[1].lower() != "until":
+        deputy = mentions.user_id(words[0]) if words else None
+        if not deputy or len(words) != 3 or words[1].lower() != "until":
             raise RuleError("approvals.delegate_usage")
         try:
             until = date.fromisoformat(words[2])
         except ValueError:
             raise RuleError("approvals.bad_until", today=today.isoformat()) from None
-        deputy = match.group(1) or match.group(2)
         if deputy != user_id and not user_exists(services, deputy):
             raise RuleError("approvals.unknown_deputy", given=deputy)
         set_delegation(session, team_id=team_id, approver=user_id, deputy=deputy, until=until, today=today, now=now)

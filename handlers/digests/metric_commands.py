@@ -98,9 +98,7 @@ def import_csv(services: Services, *, command: dict, rest: str, language: str) -
     data = rest.strip().encode("utf-8")
     if not data:  # nothing pasted: a modal to upload a CSV file (handlers/digests/importing.py)
         view = templates.render("digests/import_modal.yaml.j2", language=language)
-        if not open_modal(services, command["trigger_id"], view):
-            return templates.render("requests/too_slow.yaml.j2", language=language)
-        return None
+        return open_modal(services, command["trigger_id"], view, language=language)
     now = utcnow()
     today = today_for(services, command["team_id"], now)
     with session_scope(services.engine) as session:

@@ -14,11 +14,10 @@ import jinja2.sandbox
 import yaml
 
 import templates
-from templates.limits import LIMITS, check_surface
+from templates.blockkit import SECTION_TEXT, check_surface
 
 DEFAULT = "default"
 DEFAULT_DIR = templates.BLOCKS_DIR / "digests"
-SECTION_TEXT = LIMITS["section_text"]
 BLOCKS_PER_MESSAGE = 45  # under Slack's 50, leaving room for a continuation note
 
 

@@ -8,8 +8,7 @@ means another run (a restart, a second replica) already sent it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 from slack_bolt.async_app import AsyncApp
@@ -21,15 +20,16 @@ from handlers.common import (
     Services,
     admin_and_language,
     bot_is_in,
+    form_values,
+    metadata_of,
     open_modal,
-    plain,
-    rule_error_message,
     who,
     zone_of,
 )
 from handlers.listeners import Outcome, ack_with
 from handlers.requests.common import as_template
 from models import keys
+from models.business_time import business_days_before, is_business_day
 from models.db import insert_once, session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
@@ -55,9 +55,7 @@ def open_config_modal(services: Services, *, command: dict, words: list[str]) ->
                    "users": list(config.product_team or []), "sla": config.sla_business_days}
     view = templates.render("requests/config_modal.yaml.j2", language=language, c=current, low=SLA_LOW,
                             high=SLA_HIGH, metadata=json.dumps({"channel": command.get("channel_id")}))
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render("requests/too_slow.yaml.j2", language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def _whole_days(text: str | None) -> int:
@@ -70,21 +68,15 @@ def _whole_days(text: str | None) -> int:
 def submit_config(services: Services, body: dict) -> Outcome:
     team_id, user_id = who(body)
     view = body["view"]
-    values = view.get("state", {}).get("values", {})
-
-    def picked(block_id: str, action_id: str) -> dict:
-        return (values.get(block_id) or {}).get(action_id) or {}
-
-    channel = picked("triage_channel", "channel").get("selected_conversation")
-    mode = (picked("team_mode", "mode").get("selected_option") or {}).get("value") or ""
-    users = list(picked("product_team", "users").get("selected_users") or [])
+    values = form_values(view)
+    channel, mode, users = values.get("triage_channel"), values.get("team_mode") or "", values.get("product_team") or []
     admin, language = admin_and_language(services, team_id, user_id)
     if admin and channel and not bot_is_in(services, channel):
         words = templates.messages("requests/config_errors.yaml.j2", language=language)
         return Outcome.errors({"triage_channel": words["bot_not_in_channel"]})
     now = utcnow()
     try:
-        days = _whole_days(picked("sla", "days").get("value"))
+        days = _whole_days(values.get("sla"))
         with session_scope(services.engine) as session:
             config = lifecycle.configure(session, team_id=team_id, actor_is_admin=admin, triage_channel=channel,
                                          product_team_mode=mode, product_team=users, sla_business_days=days,
@@ -96,11 +88,8 @@ def submit_config(services: Services, body: dict) -> Outcome:
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:
-        message = rule_error_message(error, language=language)
-        if error.key in FIELD_ERRORS:
-            return Outcome.errors({FIELD_ERRORS[error.key]: plain(message["text"])})
-        channel_of_command = json.loads(view.get("private_metadata") or "{}").get("channel")
-        return Outcome(notice=message, channel=channel_of_command)
+        return Outcome.refused(error, language=language, block=FIELD_ERRORS.get(error.key),
+                               channel=metadata_of(view).get("channel"))
     services.delivery.kick()
     if services.scheduler is not None:
         services.scheduler.rebuild()  # a newly configured workspace gets its SLA job
@@ -108,19 +97,6 @@ def submit_config(services: Services, body: dict) -> Outcome:
 
 
 # -- the SLA reminder ----------------------------------------------------------------------------
-def business_cutoff(now: datetime, zone: ZoneInfo, days: int) -> datetime:
-    """The moment `days` business days (Monday–Friday, in `zone`) before `now`.
-
-    Steps back one local calendar day at a time, counting only weekdays, keeping the local
-    time of day: from Monday 10:00 one business day back is Friday 10:00.
-    """
-    moment, remaining = now.astimezone(zone), days
-    while remaining > 0:
-        moment -= timedelta(days=1)  # wall-clock arithmetic in the zone: 10:00 stays 10:00 across DST
-        remaining -= moment.weekday() < 5
-    return moment.astimezone(UTC)
-
-
 def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
     """Post today's reminder of requests untriaged past the SLA. True if one was queued."""
     with session_scope(services.engine) as session:
@@ -128,9 +104,9 @@ def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
         workspace = services.workspace(session, team_id)
         zone = zone_of(workspace.timezone)
         today = now.astimezone(zone).date()
-        if not config.triage_channel or today.weekday() >= 5:
+        if not config.triage_channel or not is_business_day(today):
             return False
-        cutoff = business_cutoff(now, zone, config.sla_business_days)
+        cutoff = business_days_before(now, zone, config.sla_business_days)
         rows, total = queries.untriaged_before(session, team_id=team_id, cutoff=cutoff, limit=REMINDER_ROWS)
         if not rows:
             return False

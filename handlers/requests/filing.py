@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, rule_error_message
+from handlers.common import Services, form_values, metadata_of, open_modal, respond, rule_error_message
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import handover, notify
 from models.db import session_scope
@@ -46,17 +46,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
         metadata["permalink"] = permalink
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
                  values={"details": metadata.get("prefill")})
-    return _open(services, trigger_id, view, language)
-
-
-def _open(services: Services, trigger_id: str, view: dict, language: str) -> dict | None:
-    try:
-        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") in ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"):
-            return templates.render("requests/too_slow.yaml.j2", language=language)
-        raise
-    return None
+    return open_modal(services, trigger_id, view, language=language)
 
 
 def open_new_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -88,38 +78,19 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
         metadata = {"mode": "edit", "number": request.number, "version": request.version}
         view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
                      values=values, ref=request.ref)
-    return _open(services, trigger_id, view, language)
+    return open_modal(services, trigger_id, view, language=language)
 
 
 def switch_kind(services: Services, body: dict) -> None:
     """The kind changed: redraw the form for it. Slack keeps what was typed in blocks that stay."""
     view = body["view"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
+    metadata = metadata_of(view)
     kind = body["actions"][0]["selected_option"]["value"]
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
     new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
-
-
-def submitted_values(view: dict) -> dict:
-    """Read a submitted modal's state: block_id → the element's value, whatever its type."""
-    values: dict = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        for element in actions.values():
-            kind = element.get("type")
-            if kind == "static_select":
-                values[block_id] = (element.get("selected_option") or {}).get("value")
-            elif kind == "multi_static_select":
-                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
-            elif kind == "datepicker":
-                values[block_id] = element.get("selected_date")
-            elif kind == "datetimepicker":
-                values[block_id] = element.get("selected_date_time")
-            else:
-                values[block_id] = element.get("value")
-    return values
 
 
 def user_today(services: Services, team_id: str, user_id: str, now: datetime):
@@ -134,8 +105,8 @@ def user_today(services: Services, team_id: str, user_id: str, now: datetime):
 def submit(services: Services, body: dict) -> Outcome:
     """The form was submitted: file or save it (the modal closes), or inline errors."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
-    raw = submitted_values(view)
+    metadata = metadata_of(view)
+    raw = form_values(view)
     raw.setdefault("kind", metadata.get("kind"))
     now = utcnow()
     language = services.language_of(team_id, user_id)
@@ -162,10 +133,9 @@ def submit(services: Services, body: dict) -> Outcome:
                 if not approvals.route_filed(services, session, change.request, chain, now=now):
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return Outcome.errors(templates.messages("requests/form_errors.yaml.j2", language=language, errors=listed))
+        return Outcome.form_errors(problems, template="requests/form_errors.yaml.j2", language=language)
     except RuleError as error:  # e.g. triaged meanwhile: shown on the first field, nothing saved
-        return Outcome.errors({"title": rule_error_message(error, language=language)["text"]})
+        return Outcome.refused(error, language=language, block="title")
     services.delivery.kick()
     return Outcome()
 
@@ -205,5 +175,5 @@ def edit_from_button(services: Services, body: dict) -> None:
         refusal = open_edit(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"], number=number)
     except RuleError as error:
         refusal = rule_error_message(error, language=services.language_of(team_id, user_id))
-    if refusal and body.get("response_url"):
-        services.delivery.respond(body["response_url"], {**refusal, "replace_original": False})
+    if refusal:
+        respond(services, body, refusal)

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 import templates
 from clock import utcnow
-from handlers.common import Services, open_modal, plain, refuse, rule_error_message, who
+from handlers.common import Services, clicked_in, form_values, metadata_of, open_modal_for_click, refuse, who
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
@@ -113,43 +113,34 @@ def open_reason(services: Services, body: dict) -> None:
     except RuleError as error:
         refuse(services, body, error)
         return
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    metadata = json.dumps({"number": number, "version": version, "action": name, "channel": channel})
-    view = templates.render("requests/reason_modal.yaml.j2", language=services.language_of(team_id, user_id),
-                            r=r, action=name, metadata=metadata, limit=lifecycle.REASON_LIMIT)
-    if not open_modal(services, body["trigger_id"], view):
-        too_slow = templates.render("requests/too_slow.yaml.j2", language=services.language_of(team_id, user_id))
-        services.delivery.respond(body["response_url"], {**too_slow, "replace_original": False})
+    metadata = json.dumps({"number": number, "version": version, "action": name, "channel": clicked_in(body)})
+    language = services.language_of(team_id, user_id)
+    view = templates.render("requests/reason_modal.yaml.j2", language=language, r=r, action=name, metadata=metadata,
+                            limit=lifecycle.REASON_LIMIT)
+    open_modal_for_click(services, body, view, language=language)
 
 
 def submit_reason(services: Services, body: dict) -> Outcome:
     """The reason modal's submission: inline errors for its fields, a notice for any other refusal."""
     team_id, user_id = who(body)
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
-    values = view.get("state", {}).get("values", {})
+    meta, values = metadata_of(view), form_values(view)
     number, action = int(meta["number"]), meta["action"]
     try:
         if action == "duplicate":
-            original = parse_ref(_text(values, "duplicate_of", "ref"))
+            original = parse_ref(values.get("duplicate_of") or "")
             apply(services, team_id=team_id, user_id=user_id, number=number, action=action,
                   version=meta.get("version"), duplicate_of=original)
         else:
             apply(services, team_id=team_id, user_id=user_id, number=number, action=action,
-                  version=meta.get("version"), reason=_text(values, "reason", "reason"))
+                  version=meta.get("version"), reason=values.get("reason") or "")
     except RuleError as error:
-        message = rule_error_message(error, language=services.language_of(team_id, user_id))
         block = FIELD_ERRORS.get(error.key)
         if error.key == "requests.unknown" and action == "duplicate" and error.params.get("ref") != f"REQ-{number}":
             block = "duplicate_of"  # the original does not exist (this request does)
-        if block:
-            return Outcome.errors({block: plain(message["text"])})
-        return Outcome(notice=message, channel=meta.get("channel"))
+        return Outcome.refused(error, language=services.language_of(team_id, user_id), block=block,
+                               channel=meta.get("channel"))
     return Outcome()
-
-
-def _text(values: dict, block_id: str, action_id: str) -> str:
-    return ((values.get(block_id) or {}).get(action_id) or {}).get("value") or ""
 
 
 # -- replies in the card's thread ----------------------------------------------------------------

@@ -15,13 +15,14 @@ from handlers.common import (
     Services,
     admin_and_language,
     form_values,
+    metadata_of,
     open_modal,
-    plain,
+    respond,
     rule_error_message,
     who,
 )
 from handlers.listeners import Outcome, ack_then, ack_with
-from handlers.standups.common import TRIGGER_TOO_OLD, notice, respond
+from handlers.standups.common import notice
 from handlers.standups.report import lock_run, queue_report
 from models import keys, outbox
 from models.db import session_scope
@@ -58,9 +59,7 @@ def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger
             questions=[q["text"] for q in standup.questions], hints=[h[:140] for h in hints],
             values=list(current.answers) if current and current.status == "answered" else [],
             limit=ANSWER_LENGTH, metadata=json.dumps({"run": run.id}))
-    if not open_modal(services, trigger_id, view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, trigger_id, view, language=language)
 
 
 def fill_in(services: Services, body: dict) -> None:
@@ -95,7 +94,7 @@ def skip(services: Services, body: dict) -> None:
 
 def submit_answer(services: Services, body: dict) -> Outcome:
     view, (team_id, user_id) = body["view"], who(body)
-    run_id = int(json.loads(view.get("private_metadata") or "{}")["run"])
+    run_id = int(metadata_of(view)["run"])
     raw = form_values(view)
     _admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
@@ -109,10 +108,9 @@ def submit_answer(services: Services, body: dict) -> Outcome:
             _show_dms_answered(services, session, standup=standup, run=run, user_id=user_id, language=language,
                                   now=now)
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return Outcome.errors(templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed))
+        return Outcome.form_errors(problems, template="standups/form_errors.yaml.j2", language=language)
     except RuleError as error:
-        return Outcome.errors({"q0": plain(rule_error_message(error, language=language)["text"])})
+        return Outcome.refused(error, language=language, block="q0")
     services.delivery.kick()
     return Outcome()
 

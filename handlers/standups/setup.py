@@ -10,17 +10,9 @@ from slack_bolt.async_app import AsyncApp
 
 import templates
 from clock import utcnow
-from handlers.common import (
-    Services,
-    admin_and_language,
-    bot_is_in,
-    form_values,
-    open_modal,
-    plain,
-    rule_error_message,
-)
+from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.listeners import Outcome, ack_with
-from handlers.standups.common import TRIGGER_TOO_OLD, display_names, notice
+from handlers.standups.common import display_names, notice
 from models import keys
 from models.db import session_scope
 from models.errors import RuleError
@@ -53,9 +45,7 @@ def open_new(services: Services, *, command: dict, words: list[str]) -> dict | N
               "questions": None,  # the template writes the three default questions in the user's language
               "blocker": True, "nudges": "60", "report_after": "120", "holidays": "", "holiday_country": ""}
     view = _modal(language, values=values, mode="new", metadata={"mode": "new"})
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def open_edit(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -76,15 +66,13 @@ def open_edit(services: Services, *, command: dict, words: list[str]) -> dict | 
                   "holidays": ", ".join(standup.holidays), "holiday_country": standup.holiday_country or ""}
         metadata = {"mode": "edit", "id": standup.id}
     view = _modal(language, values=values, mode="edit", metadata=metadata)
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def submit(services: Services, body: dict) -> Outcome:
     """Validate and save, then learn the participants' names; inline errors leave nothing saved."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
+    metadata = metadata_of(view)
     admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
     try:
@@ -103,10 +91,9 @@ def submit(services: Services, body: dict) -> Outcome:
                                     team_id=team_id, method="chat.postMessage", now=now, channel=user_id,
                                     text=saved["text"], blocks=saved["blocks"])
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return Outcome.errors(templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed))
+        return Outcome.form_errors(problems, template="standups/form_errors.yaml.j2", language=language)
     except RuleError as error:
-        return Outcome.errors({"name": plain(rule_error_message(error, language=language)["text"])})
+        return Outcome.refused(error, language=language, block="name")
     services.delivery.kick()
     if services.scheduler is not None:
         services.scheduler.rebuild()  # the first standup starts the minute tick

@@ -25,7 +25,7 @@ from tests.approvals.conftest import (
     run_of,
     stored,
 )
-from tests.conftest import wait_until
+from tests.conftest import at_once, wait_until
 from tests.requests.conftest import OPS, TRIAGE
 from tests.slack.payloads import action, state_value
 
@@ -128,23 +128,12 @@ def test_request_changes_goes_back_to_the_requester_whose_edit_restarts_the_chai
 
 
 def test_any_of_concurrent_clicks_exactly_one_completes_the_stage(sender, slack, tandem, workspace):
-    import threading
-
     for round_ in range(3):
         request = file_activity(sender, slack, tandem, title=f"Race {round_}")
         ref = f"REQ-{request.number}"
         messages = {lead: card_for(slack, lead, ref, "Ops lead") for lead in (LEAD1, LEAD2)}
-        barrier, results = threading.Barrier(3), {}
-
-        def clicker(user, results=results, barrier=barrier, messages=messages):
-            barrier.wait()
-            results[user] = sender.action(user, [action("approval_approve")], message=messages[user])
-
-        threads = [threading.Thread(target=clicker, args=(user,)) for user in (LEAD1, LEAD2, LEAD1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(*[lambda user=user, card=messages[user]: sender.action(user, [action("approval_approve")], message=card)
+                  for user in (LEAD1, LEAD2, LEAD1)])
         tandem.settle()
         rows = [d for d in decisions(tandem, request) if d[0] == "Ops lead"]
         assert len(rows) == 1, rows

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.approvals import timers
-from models.approvals.chain import add_business_hours
+from models.business_time import add_business_hours
 from models.db import session_scope
 from tests.approvals.conftest import (
     BACKUP,

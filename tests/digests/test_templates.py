@@ -42,7 +42,7 @@ def write(directory, name: str, text: str) -> None:
     ("text: \"{{ digest.__init__.__globals__ }}\"\n", 1, "unsafe"),
     ("text: \"x\"\nblocks:\n{% for m in metrics %}\n", 3, "TemplateSyntaxError"),
     ("text: \"{{ nothing_here }}\"\n", 1, "'nothing_here' is undefined"),
-    ("text: \"{{ digest.name }}\"\nblocks:\n  - type: banner\n", None, "unknown block type"),
+    ("text: \"{{ digest.name }}\"\nblocks:\n  - type: banner\n", None, "got 'banner' [json-pointer:/blocks/0/type]"),
 ])
 def test_the_sandbox_and_strict_undefined_refuse_with_the_line(tmp_path, source, line, words):
     write(tmp_path, "team", source)

@@ -4,7 +4,6 @@ Each change must edit the one card in place, add one line to its thread and DM t
 each refusal must reach only the clicker and change nothing.
 """
 
-import threading
 
 from sqlmodel import select
 
@@ -13,7 +12,7 @@ from handlers.common import rule_error_message
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request, RequestEvent
-from tests.conftest import wait_until
+from tests.conftest import at_once, wait_until
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, TRIAGE, card_of, file_quickly
 from tests.slack.payloads import action, state_value
 
@@ -160,12 +159,7 @@ def test_a_stale_button_on_a_done_request_changes_nothing(sender, slack, tandem,
 def test_a_double_click_on_accept_records_one_event(sender, slack, tandem, workspace):
     request = file_quickly(tandem, workspace.team_id)
     message = card(slack, tandem, request)
-    clicks = [threading.Thread(target=sender.action, args=(PM1, [action("request_accept")]),
-                               kwargs={"message": message}) for _ in range(2)]
-    for click in clicks:
-        click.start()
-    for click in clicks:
-        click.join()
+    at_once(*[lambda: sender.action(PM1, [action("request_accept")], message=message)] * 2)
     card_shows(slack, tandem, request, "Accepted")
     [told] = ephemeral_for(slack, PM1)
     assert "already Accepted" in told["text"]
@@ -177,24 +171,13 @@ def test_a_double_click_on_accept_records_one_event(sender, slack, tandem, works
 def race_accept_and_decline(sender, slack, tandem, request) -> dict:
     """PM2 has the Decline modal open; PM1 clicks Accept as PM2 submits, from two threads."""
     view = open_reason(sender, slack, tandem, request, PM2, "request_decline")
-    message, barrier, results = card(slack, tandem, request), threading.Barrier(2), {}
-
-    def accept():
-        barrier.wait()
-        results["accept"] = sender.action(PM1, [action("request_accept")], message=message)
-
-    def decline():
-        barrier.wait()
-        results["decline"] = sender.view_submission(
-            PM2, view, {"reason": {"reason": state_value("plain_text_input", "Out of scope")}})
-
-    racers = [threading.Thread(target=accept), threading.Thread(target=decline)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join()
-    slack.apply_view_response(view["id"], results["decline"].json())
-    return results
+    message = card(slack, tandem, request)
+    accepted, declined = at_once(
+        lambda: sender.action(PM1, [action("request_accept")], message=message),
+        lambda: sender.view_submission(PM2, view, {"reason": {"reason": state_value("plain_text_input",
+                                                                                    "Out of scope")}}))
+    slack.apply_view_response(view["id"], declined.json())
+    return {"accept": accepted, "decline": declined}
 
 
 def test_accept_and_decline_at_the_same_moment_one_wins(sender, slack, tandem, workspace):

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .blockkit import check_blocks
+from templates.blockkit import check_blocks
 
 # Ids of the default world (seed=True).
 from .records import (

@@ -58,7 +58,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .blockkit import check_blocks
+from templates.blockkit import check_blocks
+
 from .push import PushChannels
 from .records import (
     _JSON_FIELDS,
