@@ -79,7 +79,3 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("app_home_opened", middleware=once)(ack_then(services, home_opened))
     # Thread replies under a request's card become comments on it; other messages are ignored.
     app.event("message", middleware=once)(ack_then(services, requests.on_message))
-
-    @app.event("member_joined_channel", middleware=once)
-    async def member_joined(ack):
-        await ack()

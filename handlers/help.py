@@ -64,12 +64,3 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await ack(**reply)
 
-
-def not_yet_listener(services: Services):
-    """A listener for a declared command whose capability has not shipped: say so, translated."""
-
-    async def not_yet(ack, command):
-        language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
-        await ack(**templates.render("not_yet.yaml.j2", language=language, command=command["command"]))
-
-    return not_yet

@@ -31,8 +31,6 @@ def test_a_retried_event_is_acted_on_once(sender, slack, tandem):
 def test_message_events_are_acknowledged(sender, slack):
     message = {"type": "message", "user": "UEN", "channel": "C0GENERAL", "text": "hi", "ts": "1763780000.000200"}
     assert sender.event(message, event_id="Ev0MSG").status == 200
-    assert sender.event({"type": "member_joined_channel", "user": "UEN", "channel": "C0GENERAL"},
-                        event_id="Ev0JOIN").status == 200
 
 
 def test_the_forget_job_is_scheduled_from_the_start(tandem):

@@ -94,7 +94,6 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "error.yaml.j2": {"key": "unknown_language", "params": {"given": "fr", "choices": "en"}},
         "unexpected_error.yaml.j2": {"reference": "T-ABC"},
         "language_set.yaml.j2": {"new_language": "zh_CN"},
-        "not_yet.yaml.j2": {"command": "/request"},
         "home.yaml.j2": {"version": "1"},
         "too_slow.yaml.j2": {},
     }
