@@ -15,7 +15,7 @@ from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, get_config
-from tests.conftest import wait_until
+from tests.outbox import drained
 
 TRIAGE = "C0TRIAGE"
 PM1, PM2 = "U0PM1", "U0PM2"        # product team (members of the triage channel)
@@ -59,7 +59,7 @@ def file_quickly(tandem, team_id: str, requester: str = OPS, *, kind: str = "fea
         notify.queue_filed(tandem.services, session, change.request, now=utcnow())
         request = change.request
     tandem.services.delivery.kick()
-    wait_until(lambda: card_of(tandem, request) is not None, message=f"the card of REQ-{request.number}")
+    drained(lambda: card_of(tandem, request) is not None, f"the card of REQ-{request.number}")
     return request
 
 

@@ -17,7 +17,8 @@ from models.db import session_scope
 from models.requests import RequestConfig, RequestReminder
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, transition
-from tests.conftest import at_once, wait_until
+from tests.conftest import at_once
+from tests.outbox import drained
 from tests.requests.conftest import FEATURE, OPS, PM1, TRIAGE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -86,7 +87,7 @@ def test_a_friday_request_is_reminded_on_monday_once_not_on_saturday(slack, tand
     run(tandem, workspace.team_id, at(SATURDAY, 10))    # no business day has passed (and no one works)
     assert reminders(slack) == [] and reminder_rows(tandem) == []
     run(tandem, workspace.team_id, at(MONDAY, 10))
-    [monday] = wait_until(lambda: reminders(slack), message="Monday's reminder")
+    [monday] = drained(lambda: reminders(slack), "Monday's reminder")
     assert monday["text"] == "Waiting for triage longer than the SLA: 1"
     assert "*REQ-1* “Faster export”" in monday["blocks"][2]["text"]["text"]
     run(tandem, workspace.team_id, at(MONDAY, 10))      # run twice: still one

@@ -12,6 +12,7 @@ from models.db import session_scope
 from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
 from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 from tests.test_delivery import crash_before_recording
@@ -20,8 +21,8 @@ EVERYONE = (OWNER, NY, BERLIN, SHANGHAI)
 
 
 def prompt_of(slack, user):
-    return wait_until(lambda: [m for m in slack.messages(user) if "standup_fill" in str(m["blocks"])],
-                      message=f"the prompt of {user}")
+    return drained(lambda: [m for m in slack.messages(user) if "standup_fill" in str(m["blocks"])],
+                   f"the prompt of {user}")
 
 
 def click(sender, slack, user, action_id, message=None):
@@ -64,7 +65,7 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
         assert len(prompt_of(slack, user)) == 1
     assert answer(sender, slack, NY, "Shipped login", "Checkout", "Waiting on API keys").text in ("", "{}")
     tandem.settle()
-    [parent] = wait_until(lambda: report(slack), message="the report")
+    [parent] = drained(lambda: report(slack), "the report")
     assert "1/4 answered · 3 waiting" in parent["text"]
     assert answer(sender, slack, BERLIN, "Docs", "Tests", "none").status == 200
     assert told(slack, click(sender, slack, SHANGHAI, "standup_skip")) == "今天已跳过 daily。"
@@ -108,8 +109,9 @@ def test_answers_over_the_limit_and_skip_after_answering_are_refused(sender, sla
     tandem.settle()
     errors = answer(sender, slack, NY, "x" * 2001).json()["errors"]
     assert errors == {"q0": "2001 characters; at most 2000 fit."}
+    prompt = prompt_of(slack, NY)[-1]  # the DM as it was before the answer, with its Skip button
     answer(sender, slack, NY, "ok")
-    refusal = told(slack, click(sender, slack, NY, "standup_skip"))
+    refusal = told(slack, click(sender, slack, NY, "standup_skip", message=prompt))
     assert refusal == "You have answered daily today already; use Fill in to change your answers."
 
 
