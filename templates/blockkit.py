@@ -32,70 +32,32 @@ SECTION_TEXT = 3000  # a section's text, and any text object (docs.slack.dev: co
 MESSAGE_TEXT = 40_000  # a message's top-level text; Slack cuts it beyond (msg_too_long)
 
 BLOCK_TYPES = {
-    "actions",
-    "context",
-    "divider",
-    "file",
-    "header",
-    "image",
-    "input",
-    "markdown",
-    "rich_text",
-    "section",
-    "video",
+    "actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text", "section",
+    "video"
 }
 
 SELECT_TYPES = {
-    "static_select",
-    "external_select",
-    "users_select",
-    "conversations_select",
-    "channels_select",
-    "multi_static_select",
-    "multi_external_select",
-    "multi_users_select",
-    "multi_conversations_select",
-    "multi_channels_select",
+    "static_select", "external_select", "users_select", "conversations_select", "channels_select",
+    "multi_static_select", "multi_external_select", "multi_users_select", "multi_conversations_select",
+    "multi_channels_select"
 }
 
 # Interactive elements allowed in an actions block.
 ACTION_ELEMENTS = SELECT_TYPES | {
-    "button",
-    "checkboxes",
-    "datepicker",
-    "datetimepicker",
-    "overflow",
-    "radio_buttons",
-    "rich_text_input",
-    "timepicker",
-    "workflow_button",
+    "button", "checkboxes", "datepicker", "datetimepicker", "overflow", "radio_buttons", "rich_text_input",
+    "timepicker", "workflow_button"
 }
 
 # Elements allowed as a section accessory.
 ACCESSORY_ELEMENTS = SELECT_TYPES | {
-    "button",
-    "checkboxes",
-    "datepicker",
-    "image",
-    "overflow",
-    "radio_buttons",
-    "timepicker",
-    "workflow_button",
+    "button", "checkboxes", "datepicker", "image", "overflow", "radio_buttons", "timepicker",
+    "workflow_button"
 }
 
 # Elements allowed in an input block.
 INPUT_ELEMENTS = SELECT_TYPES | {
-    "checkboxes",
-    "datepicker",
-    "datetimepicker",
-    "email_text_input",
-    "file_input",
-    "number_input",
-    "plain_text_input",
-    "radio_buttons",
-    "rich_text_input",
-    "timepicker",
-    "url_text_input",
+    "checkboxes", "datepicker", "datetimepicker", "email_text_input", "file_input", "number_input",
+    "plain_text_input", "radio_buttons", "rich_text_input", "timepicker", "url_text_input"
 }
 
 # Max options per element type (selects: 100; overflow: 5; checkboxes and radio buttons: 10).
