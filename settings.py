@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -108,8 +107,3 @@ def missing_credentials(settings: Settings, mode: Mode) -> list[MissingCredentia
         for name in needed
         if _looks_placeholder(name, values[name])
     ]
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

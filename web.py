@@ -1,7 +1,7 @@
 """The HTTP surface on HOST:PORT, in both modes: /healthz always, /slack/events in HTTP mode.
 
 A plain ASGI router in front of Bolt's ASGI handler, served by uvicorn. Tandem's Bolt app is
-an AsyncApp (a sync App under an ASGI server blocks the loop).
+an AsyncApp: a sync App under an ASGI server blocks the loop (bench/ack.py measures it).
 
 /slack/events is guarded before Bolt reads anything: a body over MAX_BODY_BYTES is refused with
 413 from its Content-Length, or while it streams in, without reading the rest; then inbound.py
@@ -45,7 +45,7 @@ class WebApp:
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method in ("GET", "HEAD"):
             healthy, details = await self.health()
-            await _send_json(send, 200 if healthy else 503, details)
+            await send_json(send, 200 if healthy else 503, details)
         elif path == self.events_path and self.slack_events is not None and method == "POST":
             await self.guarded_events(scope, receive, send)
         elif path == self.events_path and self.slack_events is not None:
@@ -53,8 +53,7 @@ class WebApp:
         elif path == "/api/metrics" and self.metrics_api is not None:
             await self.metrics_api(scope, receive, send)
         else:
-            await _send_json(send, 404, {"error": "not_found"})
-
+            await send_json(send, 404, {"error": "not_found"})
 
     async def guarded_events(self, scope, receive, send) -> None:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
@@ -66,7 +65,7 @@ class WebApp:
             refusal = inbound.http_refusal(headers, body, self.signing_secret)
         if refusal:
             inbound.log_refusal(refusal, size=size, source=source)
-            await _send_json(send, refusal.status, {"error": refusal.reason})
+            await send_json(send, refusal.status, {"error": refusal.reason})
             return
         await self.slack_events(scope, _replay(body, receive), send)
 
@@ -105,7 +104,7 @@ def _replay(body: bytes, receive):
     return replayed
 
 
-async def _send_json(send, status: int, body: dict) -> None:
+async def send_json(send, status: int, body: dict) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})

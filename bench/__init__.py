@@ -1,1 +1,1 @@
-"""Benchmarks: each prints one JSON line with its ratio (see DESIGN.md)."""
+"""Benchmarks: each prints one JSON line with its ratio; the README says how to run them."""

@@ -1,15 +1,21 @@
-"""What every handler module shares: the services it is given, and small Slack-side helpers."""
+"""What every handler module shares: the services it is given, who is asking and in which language,
+and the small Slack-side helpers (modals, private answers, channel checks).
+
+Listener shapes live in handlers/listeners.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
@@ -18,7 +24,6 @@ from sqlmodel import Session
 import templates
 from clock import utcnow
 from delivery import Delivery
-from handlers.submissions import once_per_submission
 from models import workspaces
 from models.db import session_scope
 from models.errors import RuleError
@@ -95,6 +100,12 @@ class Services:
             self.languages.pop(key, None)
 
 
+def who(body: dict) -> tuple[str, str]:
+    """(team_id, user_id) of the person behind an interaction."""
+    user = body["user"]
+    return (body.get("team") or {}).get("id") or user.get("team_id"), user["id"]
+
+
 def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[bool, str]:
     """Is the user a workspace admin (Slack's, or listed in TANDEM_ADMINS), and their language."""
     member = services.member(team_id, user_id)
@@ -105,27 +116,49 @@ def admin_and_language(services: Services, team_id: str, user_id: str) -> tuple[
         return admin, workspaces.language_for(workspace, member)
 
 
+def _option(element: dict):
+    return (element.get("selected_option") or {}).get("value")
+
+
+def _options(element: dict) -> list:
+    return [option["value"] for option in element.get("selected_options") or []]
+
+
+# What a submitted element holds, by its type (text and number inputs: their "value").
+_VALUE_OF = {
+    "static_select": _option, "radio_buttons": _option, "checkboxes": _options, "multi_static_select": _options,
+    "conversations_select": lambda element: element.get("selected_conversation"),
+    "users_select": lambda element: element.get("selected_user"),
+    "multi_users_select": lambda element: list(element.get("selected_users") or []),
+    "datepicker": lambda element: element.get("selected_date"),
+    "datetimepicker": lambda element: element.get("selected_date_time"),
+    "file_input": lambda element: list(element.get("files") or []),
+}
+
+
 def form_values(view: dict) -> dict:
-    """A submitted modal's state: block_id → the element's value (one element per block)."""
+    """A submitted modal's state: block_id → its element's value (one element per block)."""
     values: dict = {}
     for block_id, actions in (view.get("state") or {}).get("values", {}).items():
         for element in actions.values():
-            kind = element.get("type")
-            if kind in ("static_select", "radio_buttons"):
-                values[block_id] = (element.get("selected_option") or {}).get("value")
-            elif kind in ("checkboxes", "multi_static_select"):
-                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
-            elif kind == "conversations_select":
-                values[block_id] = element.get("selected_conversation")
-            elif kind == "channels_select":
-                values[block_id] = element.get("selected_channel")
-            elif kind == "users_select":
-                values[block_id] = element.get("selected_user")
-            elif kind == "multi_users_select":
-                values[block_id] = list(element.get("selected_users") or [])
-            else:
-                values[block_id] = element.get("value")
+            values[block_id] = _VALUE_OF.get(element.get("type"), lambda element: element.get("value"))(element)
     return values
+
+
+def cached_language(services: Services, session: Session, *, team_id: str, user_id: str) -> str:
+    """A user's language from what we already know (no Slack call: used inside transactions)."""
+    workspace = services.workspace(session, team_id)
+    return workspaces.language_for(workspace, workspaces.get_member(session, team_id=team_id, user_id=user_id))
+
+
+def metadata_of(view: dict) -> dict:
+    """What a modal carries in its private_metadata (JSON; empty when it carries nothing)."""
+    return json.loads(view.get("private_metadata") or "{}")
+
+
+def clicked_in(body: dict) -> str | None:
+    """The channel of the message a button was clicked in (None on the Home tab)."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
 def rule_error_message(error: RuleError, *, language: str) -> dict:
@@ -136,60 +169,72 @@ def rule_error_message(error: RuleError, *, language: str) -> dict:
     return templates.render(template, language=language, key=error.key, params=error.params)
 
 
-def run_subcommand(services: Services, function, *, command: dict, words: list[str]) -> dict | None:
-    """Run one slash subcommand; a broken rule becomes its translated message."""
+def plain(text: str) -> str:
+    """A rendered mrkdwn message as plain text (inline modal errors are not mrkdwn)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """The IANA zone by name; UTC (with a warning) for an unknown one."""
     try:
-        return function(services, command=command, words=words)
-    except RuleError as error:
-        return rule_error_message(error, language=services.language_of(command["team_id"], command["user_id"]))
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; using UTC", name)
+        return ZoneInfo("UTC")
 
 
-def action_listener(services: Services, work):
-    """A button's listener: ack at once (Slack waits 3 s), then `work(services, body, action)` in
-    a worker thread; what it has to say goes through the response_url or a modal."""
-
-    async def listener(ack, body, action):
-        await ack()
-        await services.in_thread(work, services, body, action)
-
-    return listener
+# -- Slack-side helpers ----------------------------------------------------------------------------
+TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
 
 
-def view_listener(services: Services, submit):
-    """A modal's submission listener: `submit(services, body=...)` in a worker thread returns the
-    ack's fields (inline errors, an update) or None, which closes the modal. Once per submission."""
+def open_modal(services: Services, trigger_id: str, view: dict, *, language: str) -> dict | None:
+    """views.open. None when the modal opened; when the trigger_id was no longer good (Slack gives
+    it 3 seconds), the message that says so, to answer with."""
+    try:
+        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") in TRIGGER_ERRORS:
+            return templates.render("too_slow.yaml.j2", language=language)
+        raise
+    return None
 
-    async def listener(ack, body):
-        answer = await services.in_thread(submit, services, body=body)
-        await ack(**answer) if answer else await ack()
 
-    return once_per_submission(services, listener)
+def respond(services: Services, body: dict, message: dict) -> None:
+    """Answer the clicker privately through the response_url; what they clicked stays as it is.
+    (A click on the Home tab has no response_url: there is nowhere to answer.)"""
+    if body.get("response_url"):
+        services.delivery.respond(body["response_url"], {**message, "replace_original": False})
 
 
-def subcommand_listener(services: Services, *, subcommands: dict, usage_template: str, default: str,
-                        usage_context: dict | None = None):
-    """The listener for a capability's slash command: `/request list …` → subcommands["list"].
+def open_modal_for_click(services: Services, body: dict, view: dict, *, language: str) -> None:
+    """Open a modal from a click; when Slack's 3 seconds have passed, tell the clicker so, privately."""
+    refusal = open_modal(services, body["trigger_id"], view, language=language)
+    if refusal:
+        respond(services, body, refusal)
 
-    `subcommands` maps a word to (function, ack_first). Modal openers and slow work ack at once
-    and answer through the response_url (trigger_id lives 3 s); quick answers go back in the ack.
-    Anything else gets the capability's usage (rendered with `usage_context` too), translated.
-    """
 
-    async def listener(ack, command):
-        words = (command.get("text") or "").split()
-        sub = words[0].lower() if words else default
-        if sub not in subcommands:
-            language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
-            await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0],
-                                       **(usage_context or {})))
+def refuse(services: Services, body: dict, error: RuleError) -> None:
+    """Tell only the clicker why nothing happened; the message they clicked stays as it is."""
+    team_id, user_id = who(body)
+    respond(services, body, rule_error_message(error, language=services.language_of(team_id, user_id)))
+
+
+def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:
+    """An ephemeral message in `channel`, or a DM when the user cannot get one there."""
+    if channel:
+        try:
+            services.delivery.call("chat.postEphemeral", channel=channel, user=user_id, text=message["text"],
+                                   blocks=message["blocks"])
             return
-        function, ack_first = subcommands[sub]
-        if ack_first:
-            await ack()
-        reply = await services.in_thread(run_subcommand, services, function, command=command, words=words[1:])
-        if not ack_first:
-            await ack(reply)
-        elif reply:
-            await services.in_thread(services.delivery.respond, command["response_url"], reply)
+        except SlackApiError as exc:
+            log.info("ephemeral to %s in %s refused (%s); sending a DM", user_id, channel, exc.response.get("error"))
+    services.delivery.call("chat.postMessage", channel=user_id, text=message["text"], blocks=message["blocks"])
 
-    return listener
+
+def bot_is_in(services: Services, channel: str) -> bool:
+    """Is Tandem a member of the channel (so that it can post there)?"""
+    try:
+        info = services.delivery.call("conversations.info", channel=channel)
+    except SlackApiError:
+        return False  # a private channel Tandem is not in looks like no channel at all
+    return bool(info["channel"].get("is_member"))

@@ -12,9 +12,9 @@ from slack_bolt.response import BoltResponse
 import templates
 from clock import utcnow
 from delivery import HOME
-from handlers.approvals import finding as approvals_finding
+from handlers import approvals, requests
 from handlers.common import Services
-from handlers.requests import finding, triage
+from handlers.listeners import ack_then
 from models import events, submissions
 from models.db import session_scope
 from scheduler import Job
@@ -25,12 +25,19 @@ log = logging.getLogger("tandem.events")
 def home_view(services: Services, team_id: str, user_id: str) -> dict:
     language = services.language_of(team_id, user_id)
     return templates.render("home.yaml.j2", language=language, version=services.version,
-                            **finding.home_context(services, team_id, user_id),
-                            **approvals_finding.home_context(services, team_id, user_id))
+                            **requests.home_context(services, team_id, user_id),
+                            **approvals.home_context(services, team_id, user_id))
 
 
 def publish_home(services: Services, *, team_id: str, user_id: str) -> None:
     services.delivery.call("views.publish", user_id=user_id, view=home_view(services, team_id, user_id))
+
+
+def home_opened(services: Services, body: dict) -> None:
+    """The user opened Tandem's App Home: its Home tab as it is now (the Messages tab needs nothing)."""
+    event = body["event"]
+    if event.get("tab", "home") == "home":
+        publish_home(services, team_id=body["team_id"], user_id=event["user"])
 
 
 def home_args(services: Services, team_id: str, user_id: str) -> dict:
@@ -71,18 +78,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
     once = [once_per_event]  # on event listeners only: commands and clicks skip the lookup
 
-    @app.event("app_home_opened", middleware=once)
-    async def home_opened(ack, event, body):
-        await ack()
-        if event.get("tab", "home") == "home":
-            await services.in_thread(publish_home, services, team_id=body["team_id"], user_id=event["user"])
-
+    app.event("app_home_opened", middleware=once)(ack_then(services, home_opened))
     # Thread replies under a request's card become comments on it; other messages are ignored.
-    @app.event("message", middleware=once)
-    async def message_seen(ack, body):
-        await ack()
-        await services.in_thread(triage.on_message, services, body)
-
-    @app.event("member_joined_channel", middleware=once)
-    async def member_joined(ack):
-        await ack()
+    app.event("message", middleware=once)(ack_then(services, requests.on_message))

@@ -49,6 +49,8 @@ def set_language_reply(services: Services, *, team_id: str, user_id: str, member
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    # The one listener not in a handlers/listeners.py shape: `/tandem help` is the hot path
+    # (bench/ack.py), answered in the ack from memory, without a worker thread, once the language is known.
     @app.command("/tandem")
     async def tandem_command(ack, command):
         text = (command.get("text") or "").strip().lower()
@@ -62,12 +64,3 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await ack(**reply)
 
-
-def not_yet_listener(services: Services):
-    """A listener for a declared command whose capability has not shipped: say so, translated."""
-
-    async def not_yet(ack, command):
-        language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
-        await ack(**templates.render("not_yet.yaml.j2", language=language, command=command["command"]))
-
-    return not_yet

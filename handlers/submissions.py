@@ -2,8 +2,9 @@
 
 Slack may deliver the same signed view_submission again, and so may anyone who captured it,
 within the 5 minutes the signature is accepted. `once_per_submission` wraps every view
-submission listener (view_listener and outcome_listener use it), so each modal that creates or
-changes something does it once, whatever the modal. See models/submissions.py for the key.
+submission listener (handlers.listeners.ack_with, the one shape they are written in), so each
+modal that creates or changes something does it once, whatever the modal. See
+models/submissions.py for the key.
 """
 
 from __future__ import annotations

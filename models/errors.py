@@ -2,7 +2,8 @@
 
 
 class RuleError(Exception):
-    """A rule refused. `key` names the message in templates/blocks/errors.yaml.j2."""
+    """A rule refused. `key` names its words: "requests.unknown" in templates/blocks/requests/errors.yaml.j2,
+    any other key in templates/blocks/error.yaml.j2 (handlers.common.rule_error_message picks the file)."""
 
     def __init__(self, key: str, **params):
         super().__init__(key)

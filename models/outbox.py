@@ -141,6 +141,11 @@ def key_of_message(session: Session, *, channel: str, ts: str) -> str | None:
     ).first()
 
 
+def was_queued(session: Session, *, key: str) -> bool:
+    """Was a message queued under `key` (whatever became of it)?"""
+    return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first() is not None
+
+
 def is_live(session: Session, *, key: str) -> bool:
     """Was a message queued under `key` that is sent or still going (not failed)? Edits may refer to it."""
     return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key,

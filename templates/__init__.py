@@ -25,7 +25,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from templates.limits import clip_surface, cut
+from templates.blockkit import clip_surface
+from templates.cutting import cut
 
 # libyaml's safe loader parses ten times faster than the pure-Python one; same results.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -25,6 +25,7 @@ import models  # noqa: F401  (registers the tables)
 from bot import Tandem, build, serve
 from models.db import make_engine, migrate
 from settings import Settings
+from tests import outbox
 from tests.slack import LocalSlack, SlackSender
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -49,6 +50,23 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01, message:
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def at_once(*calls) -> list:
+    """Run the calls on threads released together (a double click, two replicas racing) and
+    return their results, in order, once all are done."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 # -- databases ------------------------------------------------------------------------------------
@@ -147,12 +165,19 @@ def make_settings(slack: LocalSlack, database_url: str, **overrides) -> Settings
 class RunningTandem:
     """Tandem's real server (uvicorn + Bolt AsyncApp) in a background thread."""
 
+    current: RunningTandem | None = None  # the app of the running test (the `tandem` fixture's)
+
     def __init__(self, settings: Settings, mode: str = "http"):
         self.settings = settings
         self.tandem: Tandem = build(settings, mode)
         self.url = f"http://127.0.0.1:{settings.port}"
-        self._thread = threading.Thread(target=lambda: asyncio.run(serve(self.tandem, install_signals=False)),
-                                        daemon=True, name="tandem-under-test")
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True,
+                                        name="tandem-under-test")
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await serve(self.tandem, install_signals=False)
 
     @property
     def services(self):
@@ -173,22 +198,8 @@ class RunningTandem:
         self._thread.join(10)
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the app is quiet: no listener work under way and nothing left to send."""
-        from sqlmodel import select
-
-        from models.db import session_scope
-        from models.outbox import PENDING, SENDING, OutboxMessage
-
-        def quiet() -> bool:
-            if self.services.busy:
-                return False
-            with session_scope(self.engine) as session:
-                waiting = session.exec(select(OutboxMessage.id).where(OutboxMessage.status.in_((PENDING, SENDING)),
-                                                                      OutboxMessage.attempts < 2)).first()
-            return waiting is None
-
-        self.services.delivery.kick()
-        wait_until(quiet, timeout, interval=0.02, message="the app to settle")
+        """Make the app quiet: listeners done, the outbox's due messages sent (tests/outbox.py)."""
+        outbox.settle(self, timeout)
 
     def sender(self, slack: LocalSlack) -> SlackSender:
         return SlackSender(self.url + "/slack/events", SIGNING_SECRET, slack)
@@ -213,8 +224,10 @@ def tandem(request, running_tandems, database_url, slack) -> RunningTandem:
         running_tandems[backend] = RunningTandem(make_settings(slack, database_url)).start()
     running = running_tandems[backend]
     running.services.languages.clear()  # the tables were emptied; so is what the app remembered
+    RunningTandem.current = running
     yield running
     running.settle()  # let this test's work finish before the next test resets Slack and the tables
+    RunningTandem.current = None
 
 
 @pytest.fixture

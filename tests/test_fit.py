@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import templates
-from templates.limits import cut
+from templates.cutting import cut
 
 HOSTILE_CHARS = st.sampled_from(["<", ">", "&", "a", " ", "é", "e\u0301", "中", "文", "\u05e9", "\u0627",
                                  "\u202e", "👍", "👍🏽", "👨\u200d👩\u200d👧", "🇨🇳", "❤\ufe0f", "\n", '"', "\\"])
@@ -33,7 +33,7 @@ def test_fit_stays_within_the_limit_and_cuts_only_between_characters(value, limi
         rest = escaped[len(kept):]
         assert not rest or not rest.startswith(("amp;", "lt;", "gt;", "mp;", "t;", "p;", ";"))  # not inside an entity
         if kept and rest:
-            assert not templates.limits._joins_previous(escaped, len(kept))
+            assert not templates.cutting._joins_previous(escaped, len(kept))
 
 
 @pytest.mark.parametrize(("value", "limit", "expected"), [

@@ -45,20 +45,26 @@ def test_what_cannot_be_cut_is_refused_naming_the_template(monkeypatch):
     with pytest.raises(RenderError) as caught:
         render("help.yaml.j2", language="en", version="1")
     assert caught.value.template == "help.yaml.j2"
-    assert caught.value.problems == ["51 blocks in a message, at most 50 allowed [/blocks]"]
+    assert caught.value.problems == ["no more than 50 items allowed [json-pointer:/blocks]"]
 
 
-def test_limits_cover_blocks_count_and_modal_title():
-    from templates.limits import check_surface
+def test_limits_cover_blocks_count_message_text_and_modal_title():
+    from templates.blockkit import check_surface
 
     too_many = {"text": "t", "blocks": [{"type": "divider"}] * 51}
-    assert check_surface(too_many) == ["51 blocks in a message, at most 50 allowed [/blocks]"]
+    assert check_surface(too_many) == ["no more than 50 items allowed [json-pointer:/blocks]"]
+    assert check_surface({"text": "t" * 40_001}) == ["must be less than 40001 characters [json-pointer:/text]"]
+    assert check_surface({"blocks": []}) == ["a message needs text or blocks [json-pointer:/text]"]
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "x" * 25}, "blocks": []}
-    assert "25 characters, at most 24 allowed [/title/text]" in check_surface(modal)
+    assert check_surface(modal) == ["must be less than 25 characters [json-pointer:/title/text]"]
     button = {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76},
                                                "action_id": "a"}]}
     assert check_surface({"text": "t", "blocks": [button]}) == [
-        "76 characters, at most 75 allowed [/blocks/0/elements/0/text/text]"
+        "must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]"
+    ]
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3001}]}  # any text object: 3000
+    assert check_surface({"text": "t", "blocks": [context]}) == [
+        "must be less than 3001 characters [json-pointer:/blocks/0/elements/0/text]"
     ]
 
 
@@ -97,9 +103,9 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "unexpected_error.yaml.j2": {"reference": "T-ABC"},
         "unexpected_error_modal.yaml.j2": {"reference": "T-ABC"},
         "language_set.yaml.j2": {"new_language": "zh_CN"},
-        "not_yet.yaml.j2": {"command": "/request"},
         "home.yaml.j2": {"version": "1"},
         "database_unreachable.yaml.j2": {"modal": False},
+        "too_slow.yaml.j2": {},
     }
     assert set(contexts) == {p.name for p in BLOCKS_DIR.glob("*.j2") if not p.name.startswith("_")}, \
         "add new templates here"

@@ -1,7 +1,7 @@
 """A sync Bolt `App` that only acks /tandem, served over ASGI: uvicorn bench.bare.sync_asgi:api
 
 slack_bolt.adapter.asgi.SlackRequestHandler calls the sync app.dispatch() on the event loop,
-so each request blocks the loop until its listener has acked (see DESIGN.md).
+so each request blocks the loop until its listener has acked (bench/ack.py measures it).
 """
 
 from slack_bolt import App

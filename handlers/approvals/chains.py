@@ -15,8 +15,17 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, form_values, rule_error_message
-from handlers.requests.triage import Outcome, open_modal, plain, who
+from handlers.common import (
+    Services,
+    admin_and_language,
+    form_values,
+    metadata_of,
+    open_modal,
+    rule_error_message,
+    who,
+)
+from handlers.listeners import Outcome
+from models import keys
 from models.approvals import ApprovalConfig
 from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope
@@ -118,9 +127,7 @@ def open_config(services: Services, *, command: dict, words: list[str]) -> dict 
         stages += [form_stage(None)] * (FORM_STAGES - len(stages))
         view = templates.render("approvals/config_form.yaml.j2", language=language, stages=stages,
                                 metadata=metadata)
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render("requests/too_slow.yaml.j2", language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def fits_form(stages: list[dict]) -> bool:
@@ -137,8 +144,8 @@ def form_stage(stage: dict | None) -> dict:
 
 def submit_config(services: Services, body: dict) -> Outcome:
     """The YAML modal."""
-    text = (((body["view"].get("state") or {}).get("values") or {}).get("chain") or {}).get("yaml", {}).get("value")
-    return _submit(services, body, lambda: parse_yaml(text or ""), lambda error: "chain")
+    text = form_values(body["view"]).get("chain") or ""
+    return _submit(services, body, lambda: parse_yaml(text), lambda error: "chain")
 
 
 def submit_form(services: Services, body: dict) -> Outcome:
@@ -189,7 +196,7 @@ def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
             row.stages, row.updated_by, row.updated_at = stages, user_id, now
             session.add(row)
             saved = templates.render("approvals/config_saved.yaml.j2", language=language, stages=expanded)
-            services.delivery.queue(session, key=f"approvals:config:{team_id}:{view['id']}", team_id=team_id,
+            services.delivery.queue(session, key=keys.approvals_config_saved(team_id, view["id"]), team_id=team_id,
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:
@@ -200,8 +207,5 @@ def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
 
 def _refuse(services: Services, body: dict, error: RuleError, block: str) -> Outcome:
     team_id, user_id = who(body)
-    message = rule_error_message(error, language=services.language_of(team_id, user_id))
-    if error.key == "not_admin":
-        channel = json.loads(body["view"].get("private_metadata") or "{}").get("channel")
-        return Outcome(notice=message, channel=channel)
-    return Outcome(ack={"response_action": "errors", "errors": {block: plain(message["text"])}})
+    return Outcome.refused(error, language=services.language_of(team_id, user_id),
+                           block=None if error.key == "not_admin" else block, channel=metadata_of(body["view"]).get("channel"))

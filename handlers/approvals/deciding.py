@@ -16,9 +16,9 @@ from slack_bolt.async_app import AsyncApp
 import templates
 from clock import utcnow
 from handlers.approvals import running
-from handlers.common import Services, action_listener, rule_error_message
-from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, refuse, who
+from handlers.common import Services, clicked_in, form_values, metadata_of, open_modal_for_click, refuse, who
+from handlers.listeners import Outcome, ack_then, ack_with
+from handlers.requests.handover import as_template
 from models.approvals import ApprovalRun
 from models.approvals.flow import already_decided, decide, seat_for
 from models.db import session_scope
@@ -49,10 +49,10 @@ def apply(services: Services, *, team_id: str, user_id: str, run_id: int, stage:
     services.delivery.kick()
 
 
-def approve(services: Services, body: dict, action: dict) -> None:
+def approve(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
     try:
-        run_id, stage = parse(action.get("value"))
+        run_id, stage = parse(body["actions"][0].get("value"))
         apply(services, team_id=team_id, user_id=user_id, run_id=run_id, stage=stage, decision="approve")
     except RuleError as error:
         refuse(services, body, error)
@@ -75,44 +75,41 @@ def check_may_decide(services: Services, *, team_id: str, user_id: str, run_id: 
         return {"r": as_template(request), "stage": run.stages[stage]["name"]}
 
 
-def open_reason(services: Services, body: dict, action: dict) -> None:
+def open_reason(services: Services, body: dict) -> None:
+    """Reject / Request changes: refuse anyone who may not decide at once, else ask for the reason."""
     team_id, user_id = who(body)
-    decision = REASONED[action["action_id"]]
+    action = body["actions"][0]
     try:
         run_id, stage = parse(action.get("value"))
         context = check_may_decide(services, team_id=team_id, user_id=user_id, run_id=run_id, stage=stage)
     except RuleError as error:
         refuse(services, body, error)
         return
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    metadata = json.dumps({"run": run_id, "stage": stage, "decision": decision, "channel": channel})
+    decision = REASONED[action["action_id"]]
+    metadata = json.dumps({"run": run_id, "stage": stage, "decision": decision, "channel": clicked_in(body)})
     language = services.language_of(team_id, user_id)
     view = templates.render("approvals/reason_modal.yaml.j2", language=language, decision=decision,
                             metadata=metadata, limit=REASON_LIMIT, **context)
-    if not open_modal(services, body["trigger_id"], view):
-        too_slow = templates.render("requests/too_slow.yaml.j2", language=language)
-        services.delivery.respond(body["response_url"], {**too_slow, "replace_original": False})
+    open_modal_for_click(services, body, view, language=language)
 
 
 def submit_reason(services: Services, body: dict) -> Outcome:
+    """The reason modal's submission: inline errors for the reason, a notice for any other refusal."""
     team_id, user_id = who(body)
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
-    values = (view.get("state") or {}).get("values") or {}
-    reason = ((values.get("reason") or {}).get("reason") or {}).get("value") or ""
+    meta, reason = metadata_of(view), form_values(view).get("reason") or ""
     try:
         apply(services, team_id=team_id, user_id=user_id, run_id=int(meta["run"]), stage=int(meta["stage"]),
               decision=meta["decision"], reason=reason)
     except RuleError as error:
-        message = rule_error_message(error, language=services.language_of(team_id, user_id))
-        if error.key in ("approvals.reason_required", "form.too_long"):
-            return Outcome(ack={"response_action": "errors", "errors": {"reason": plain(message["text"])}})
-        return Outcome(notice=message, channel=meta.get("channel"))
+        block = "reason" if error.key in ("approvals.reason_required", "form.too_long") else None
+        return Outcome.refused(error, language=services.language_of(team_id, user_id), block=block,
+                               channel=meta.get("channel"))
     return Outcome()
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.action("approval_approve")(action_listener(services, approve))
-    app.action(re.compile(r"^approval_(reject|changes)$"))(action_listener(services, open_reason))
+    app.action("approval_approve")(ack_then(services, approve))
+    app.action(re.compile(r"^approval_(reject|changes)$"))(ack_then(services, open_reason))
 
-    app.view("approval_reason")(outcome_listener(services, submit_reason))
+    app.view("approval_reason")(ack_with(services, submit_reason))

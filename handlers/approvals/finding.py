@@ -7,7 +7,7 @@ from clock import utcnow
 from handlers import exports
 from handlers.approvals import running
 from handlers.common import Services
-from handlers.requests.common import as_template
+from handlers.requests.handover import as_template
 from models.approvals import queries
 from models.db import session_scope
 from models.errors import RuleError

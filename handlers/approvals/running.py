@@ -1,8 +1,8 @@
 """Running an approval in Slack: the approvers' DM cards, what each step tells whom.
 
 Every message is queued in the transaction of the change it reports (the outbox), under a
-key that makes it happen once. An approver's card is posted under
-`approval:{run}:{stage}:{seat}:card`; every later change of that stage edits it in place
+key that makes it happen once (models/keys.py). An approver's card is posted under
+its `approval_card` key; every later change of that stage edits it in place
 (chat.update by reference), so no live button remains on a decided stage.
 """
 
@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 import templates
-from handlers.common import Services
-from handlers.requests import notify
-from handlers.requests.common import as_template, cached_language
-from handlers.requests.config import zone_of
+from delivery import REF
+from handlers.common import Services, cached_language, zone_of
+from handlers.requests import handover
+from handlers.requests.handover import as_template
+from models import keys
 from models.approvals import ApprovalDecision, ApprovalRun
 from models.approvals.chain import needed
 from models.approvals.flow import (
@@ -35,15 +36,10 @@ from models.approvals.flow import (
 from models.outbox import OutboxMessage
 from models.requests import Request
 from models.requests.forms import KEY_FIELDS
-from models.requests.lifecycle import get_config, set_status
 
 
 def zone(services: Services, session: Session, team_id: str) -> ZoneInfo:
     return zone_of(services.workspace(session, team_id).timezone)
-
-
-def card_key(run: ApprovalRun, stage: int, seat: str) -> str:
-    return f"approval:{run.id}:{stage}:{seat}:card"
 
 
 def stage_view(session: Session, run: ApprovalRun, stage: int) -> dict:
@@ -72,8 +68,9 @@ def send_card(services: Services, session: Session, run: ApprovalRun, request: R
     today = now.astimezone(zone(services, session, run.team_id)).date()
     recipient = deputy_of(session, team_id=run.team_id, approver=seat, today=today) or seat
     card = render_card(services, session, run, request, stage, seat, recipient)
-    services.delivery.queue(session, key=card_key(run, stage, seat), team_id=run.team_id, method="chat.postMessage",
-                            now=now, channel=recipient, text=card["text"], blocks=card["blocks"])
+    services.delivery.queue(session, key=keys.approval_card(run.id, stage, seat), team_id=run.team_id,
+                            method="chat.postMessage", now=now, channel=recipient, text=card["text"],
+                            blocks=card["blocks"])
 
 
 def send_stage(services: Services, session: Session, run: ApprovalRun, request: Request, *, now: datetime) -> None:
@@ -85,7 +82,7 @@ def send_stage(services: Services, session: Session, run: ApprovalRun, request: 
 def hand_over(services: Services, session: Session, *, team_id: str, approver: str, deputy: str,
               now: datetime) -> int:
     """A delegation set while cards wait on the approver: the deputy gets a card of each too (under
-    `…:card:to:{deputy}`), and every decision edits both. Returns how many were handed over."""
+    `keys.handed_over`), and every decision edits both. Returns how many were handed over."""
     handed = 0
     for run in running_runs(session, team_id=team_id):
         if approver not in run.stages[run.current_stage]["approvers"] or approver not in pending_seats(session, run):
@@ -95,9 +92,9 @@ def hand_over(services: Services, session: Session, *, team_id: str, approver: s
             continue
         stage = run.current_stage
         card = render_card(services, session, run, request, stage, approver, deputy)
-        handed += services.delivery.queue(session, key=f"{card_key(run, stage, approver)}:to:{deputy}",
-                                          team_id=team_id, method="chat.postMessage", now=now, channel=deputy,
-                                          text=card["text"], blocks=card["blocks"])
+        copy = keys.handed_over(keys.approval_card(run.id, stage, approver), deputy)
+        handed += services.delivery.queue(session, key=copy, team_id=team_id, method="chat.postMessage", now=now,
+                                          channel=deputy, text=card["text"], blocks=card["blocks"])
     return handed
 
 
@@ -106,24 +103,24 @@ def edit_cards(services: Services, session: Session, run: ApprovalRun, request: 
     """Edit every card of the stage in place (approvers', deputies', the backup's)."""
     spec = run.stages[stage]
     for seat in [*spec["approvers"], *([spec["backup"]] if spec.get("backup") else [])]:
-        key = card_key(run, stage, seat)
+        key = keys.approval_card(run.id, stage, seat)
         posted = session.exec(select(OutboxMessage.key, OutboxMessage.args).where(
             OutboxMessage.method == "chat.postMessage",
-            sa.or_(OutboxMessage.key == key, OutboxMessage.key.startswith(f"{key}:to:", autoescape=True))))
+            sa.or_(OutboxMessage.key == key, OutboxMessage.key.startswith(keys.handed_over(key), autoescape=True))))
         for sent_key, args in posted:
             card = render_card(services, session, run, request, stage, seat, args.get("channel") or seat)
-            services.delivery.queue(session, key=f"{sent_key}:v{run.version}", team_id=run.team_id,
+            services.delivery.queue(session, key=keys.edit(sent_key, run.version), team_id=run.team_id,
                                     method="chat.update", now=now, text=card["text"], blocks=card["blocks"],
-                                    **{"$ref": sent_key})
+                                    **{REF: sent_key})
 
 
 def tell(services: Services, session: Session, run: ApprovalRun, request: Request, *, user: str, kind: str,
-         now: datetime, key: str, **context) -> None:
-    """One DM about the approval (kind picks the words in approvals/dm.yaml.j2)."""
+         now: datetime, about: str, **context) -> None:
+    """One DM about the approval (kind picks the words in approvals/dm.yaml.j2; `about` names it, once)."""
     language = cached_language(services, session, team_id=run.team_id, user_id=user)
     message = templates.render("approvals/dm.yaml.j2", language=language, kind=kind, r=as_template(request),
                                s=stage_view(session, run, context.pop("stage", run.current_stage)), **context)
-    services.delivery.queue(session, key=f"approval:{run.id}:{key}:{user}", team_id=run.team_id,
+    services.delivery.queue(session, key=keys.approval_dm(run.id, about, user), team_id=run.team_id,
                             method="chat.postMessage", now=now, channel=user, text=message["text"],
                             blocks=message["blocks"])
 
@@ -137,7 +134,7 @@ def begin(services: Services, session: Session, request: Request, chain: list[di
     run = start_run(session, request=request, stages=stages, actor=actor, now=now,
                     zone=zone(services, session, request.team_id), reason=reason)
     send_stage(services, session, run, request, now=now)
-    tell(services, session, run, request, user=request.requester, kind="started", now=now, key="dm:started")
+    tell(services, session, run, request, user=request.requester, kind="started", now=now, about="started")
     return run
 
 
@@ -154,35 +151,18 @@ def after_decision(services: Services, session: Session, outcome: Outcome, *, no
     edit_cards(services, session, run, request, outcome.stage, now=now)
     if outcome.started_stage is not None:
         send_stage(services, session, run, request, now=now)
-    key = f"dm:{decided.id}"
+    about = str(decided.id)
     if outcome.finished == "approved":
-        post_triage_card(services, session, request, now=now)
-        tell(services, session, run, request, user=request.requester, kind="approved", now=now, key=key,
+        handover.approved(services, session, request, now=now)
+        tell(services, session, run, request, user=request.requester, kind="approved", now=now, about=about,
              stage=outcome.stage)
     elif outcome.finished in ("rejected", "changes"):
-        tell(services, session, run, request, user=request.requester, kind=outcome.finished, now=now, key=key,
+        tell(services, session, run, request, user=request.requester, kind=outcome.finished, now=now, about=about,
              stage=outcome.stage, decision=_decision(decided))
 
 
 def _decision(row: ApprovalDecision) -> dict:
     return {"actor": row.actor, "on_behalf_of": row.on_behalf_of, "decision": row.decision, "reason": row.reason}
-
-
-def post_triage_card(services: Services, session: Session, request: Request, *, now: datetime) -> None:
-    """Approved: the request enters product's triage queue as accepted; the card is posted now."""
-    config = get_config(session, team_id=request.team_id, now=now)
-    if not config.triage_channel:
-        return
-    card = notify.render_card(session, services, request)
-    key = notify.card_key(request)
-    if notify.has_card(session, request):
-        services.delivery.queue(session, key=f"{key}:v{request.version}", team_id=request.team_id,
-                                method="chat.update", now=now, text=card["text"], blocks=card["blocks"],
-                                **{"$ref": key})
-    else:
-        services.delivery.queue(session, key=key, team_id=request.team_id, method="chat.postMessage", now=now,
-                                channel=config.triage_channel, text=card["text"], blocks=card["blocks"],
-                                unfurl_links=False)
 
 
 def after_edit(services: Services, session: Session, request: Request, changed: list[str],
@@ -208,9 +188,7 @@ def after_edit(services: Services, session: Session, request: Request, changed: 
         return
     for user in involved:
         if user != request.requester:
-            tell(services, session, run, request, user=user, kind="reset", now=now, key=f"dm:reset:{run.round}",
+            tell(services, session, run, request, user=user, kind="reset", now=now, about=f"reset:{run.round}",
                  fields=key_changed)
     if begin(services, session, request, chain or [], actor=actor, now=now, reason=reason) is None:
-        if request.status == "in_approval":  # no stage applies any more: straight to triage
-            set_status(session, request, actor=actor, action="edited", to_status="new", now=now)
-        notify.queue_filed(services, session, request, now=now)
+        handover.no_approval_needed(services, session, request, actor=actor, now=now)

@@ -7,7 +7,6 @@ escalation one `once` event per (run, stage), so a sweep that runs twice sends n
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
@@ -16,7 +15,9 @@ import templates
 from clock import utcnow
 from handlers.approvals import running
 from handlers.approvals.chains import user_exists
-from handlers.common import Services
+from handlers.common import Services, cached_language
+from handlers.requests.handover import as_template
+from models import keys, mentions
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -24,7 +25,6 @@ from models.requests import Request
 from scheduler import Job
 
 SWEEP_MINUTES = 5
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 
 
 def sweep(services: Services, *, now: datetime) -> int:
@@ -39,12 +39,12 @@ def sweep(services: Services, *, now: datetime) -> int:
             if now >= run.stage_remind_at:
                 for seat in pending_seats(session, run):
                     recipient = deputy_of(session, team_id=run.team_id, approver=seat, today=today) or seat
-                    language = running.cached_language(services, session, team_id=run.team_id, user_id=recipient)
+                    language = cached_language(services, session, team_id=run.team_id, user_id=recipient)
                     message = templates.render("approvals/dm.yaml.j2", language=language, kind="reminder",
-                                               r=running.as_template(request),
+                                               r=as_template(request),
                                                s=running.stage_view(session, run, stage))
                     done += services.delivery.queue(
-                        session, key=f"approval:{run.id}:{stage}:remind:{seat}", team_id=run.team_id,
+                        session, key=keys.approval_reminder(run.id, stage, seat), team_id=run.team_id,
                         method="chat.postMessage", now=at, channel=recipient, text=message["text"],
                         blocks=message["blocks"])
             if now >= run.stage_due_at and spec.get("backup") and record(
@@ -52,7 +52,7 @@ def sweep(services: Services, *, now: datetime) -> int:
                     once=f"{run.id}:{stage}:escalated"):
                 running.send_card(services, session, run, request, stage, spec["backup"], now=at)
                 running.tell(services, session, run, request, user=request.requester, kind="escalated", now=at,
-                             key=f"dm:{stage}:escalated")
+                             about=f"{stage}:escalated")
                 done += 1
     services.delivery.kick()
     return done
@@ -78,14 +78,13 @@ def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
         if words and words[0].lower() == "clear":
             set_delegation(session, team_id=team_id, approver=user_id, deputy=None, until=None, today=today, now=now)
             return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_cleared")
-        match = MENTION.match(words[0]) if words else None
-        if not match or len(words) != 3 or words[1].lower() != "until":
+        deputy = mentions.user_id(words[0]) if words else None
+        if not deputy or len(words) != 3 or words[1].lower() != "until":
             raise RuleError("approvals.delegate_usage")
         try:
             until = date.fromisoformat(words[2])
         except ValueError:
             raise RuleError("approvals.bad_until", today=today.isoformat()) from None
-        deputy = match.group(1) or match.group(2)
         if deputy != user_id and not user_exists(services, deputy):
             raise RuleError("approvals.unknown_deputy", given=deputy)
         set_delegation(session, team_id=team_id, approver=user_id, deputy=deputy, until=until, today=today, now=now)

@@ -14,11 +14,11 @@ import hmac
 import json
 
 from clock import utcnow
-from handlers.common import Services
-from handlers.requests.config import zone_of
+from handlers.common import Services, zone_of
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
+from web import send_json
 
 MAX_BODY = 1024 * 1024
 MAX_POINTS = 10_000
@@ -43,19 +43,19 @@ class MetricsApi:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["method"] != "POST":
-            return await reply(send, 405, {"error": "method_not_allowed"})
+            return await send_json(send, 405, {"error": "method_not_allowed"})
         headers = dict(scope.get("headers") or [])
         if not self.authorised(headers):
-            return await reply(send, 401, {"error": "invalid_token"})
+            return await send_json(send, 401, {"error": "invalid_token"})
         declared = headers.get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > MAX_BODY:
-            return await reply(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
+            return await send_json(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
         body = bytearray()
         while True:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > MAX_BODY:
-                return await reply(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
+                return await send_json(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
             if not message.get("more_body"):
                 break
         try:
@@ -63,13 +63,13 @@ class MetricsApi:
             if not isinstance(points, list) or len(points) > MAX_POINTS:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return await reply(send, 400, {"error": "bad_json", "expected": '{"points": [{"metric", "date", '
-                                                                              '"value"}, …]}', "max_points": MAX_POINTS})
+            expected = '{"points": [{"metric", "date", "value"}, …]}'
+            return await send_json(send, 400, {"error": "bad_json", "expected": expected, "max_points": MAX_POINTS})
         try:
             stored = await self.services.in_thread(self.store, points)
         except RuleError as error:
-            return await reply(send, 422, {"error": error.key.partition(".")[2], **_jsonable(error.params)})
-        await reply(send, 200, {"ok": True, "stored": stored})
+            return await send_json(send, 422, {"error": error.key.partition(".")[2], **_jsonable(error.params)})
+        await send_json(send, 200, {"ok": True, "stored": stored})
 
     def store(self, points: list) -> int:
         team_id, now = self.team_id(), utcnow()
@@ -80,10 +80,3 @@ class MetricsApi:
 
 def _jsonable(params: dict) -> dict:
     return {k: v if isinstance(v, int | float | str) or v is None else str(v) for k, v in params.items()}
-
-
-async def reply(send, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})

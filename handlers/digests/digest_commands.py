@@ -8,14 +8,13 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, rule_error_message
+from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.digests import rendering, sending
-from handlers.requests.config import bot_is_in
-from handlers.requests.triage import open_modal
+from handlers.listeners import Outcome
+from models import keys
 from models.db import session_scope
 from models.digests import Digest, digests, metrics, week
 from models.errors import RuleError
-from templates.limits import cut
 
 # Rule errors about one field of the modal, shown inline under that block.
 FIELD_ERRORS = {"digests.bad_digest_name": "name", "digests.digest_exists": "name", "digests.no_channel": "channel",
@@ -62,9 +61,7 @@ def _open_modal(services: Services, command: dict, form: dict, *, language: str)
     metadata = {"channel": command.get("channel_id"), "digest": form["id"]}
     view = templates.render("digests/new_modal.yaml.j2", language=language, metric_names=names[:100], d=form,
                             metadata=json.dumps(metadata))
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render("requests/too_slow.yaml.j2", language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def check_template(services: Services, digest: Digest, *, language: str) -> None:
@@ -81,23 +78,17 @@ def check_template(services: Services, digest: Digest, *, language: str) -> None
         raise problem.refusal() from None
 
 
-def submit_new(services: Services, body: dict) -> dict | None:
-    """The modal's ack: None closes it; else inline errors."""
+def submit_new(services: Services, body: dict) -> Outcome:
+    """Save the digest (the modal closes), or inline errors."""
     team_id, user_id = body["team"]["id"], body["user"]["id"]
-    values = body["view"].get("state", {}).get("values", {})
-
-    def picked(block_id: str, key: str):
-        element = (values.get(block_id) or {}).get(block_id) or {}
-        return element.get(key)
-
+    values = form_values(body["view"])
     form = digests.DigestForm(
-        name=(picked("name", "value") or "").strip(), channel=picked("channel", "selected_conversation"),
-        weekday=(picked("weekday", "selected_option") or {}).get("value", ""), time=picked("time", "value") or "",
-        timezone=picked("timezone", "value") or "", template=(picked("template", "value") or "default").strip(),
-        metrics=[o["value"] for o in picked("metrics", "selected_options") or []],
-        thresholds=picked("thresholds", "value") or "")
+        name=(values.get("name") or "").strip(), channel=values.get("channel"), weekday=values.get("weekday") or "",
+        time=values.get("time") or "", timezone=values.get("timezone") or "",
+        template=(values.get("template") or "default").strip(), metrics=values.get("metrics") or [],
+        thresholds=values.get("thresholds") or "")
     admin, language = admin_and_language(services, team_id, user_id)
-    editing = json.loads(body["view"].get("private_metadata") or "{}").get("digest")
+    editing = metadata_of(body["view"]).get("digest")
     try:
         with session_scope(services.engine) as session:
             digest = digests.clean(session, team_id=team_id, form=form)
@@ -115,14 +106,13 @@ def submit_new(services: Services, body: dict) -> dict | None:
                            weekday=digest.weekday, time=f"{digest.hour:02d}:{digest.minute:02d}",
                            zone=digest.timezone, template=digest.template)
             # One confirmation per submitted modal (the view id), however often Slack retries it.
-            services.delivery.queue(session, key=f"digests:saved:{digest.id}:{body['view'].get('id')}",
+            services.delivery.queue(session, key=keys.digest_saved(digest.id, body["view"].get("id")),
                                     team_id=team_id, method="chat.postMessage", now=utcnow(), channel=user_id,
                                     text=saved["text"], blocks=saved["blocks"])
     except RuleError as error:
-        text = rule_error_message(error, language=language)["text"]
-        return {"response_action": "errors", "errors": {FIELD_ERRORS.get(error.key, "name"): cut(text, 2000)}}
+        return Outcome.refused(error, language=language, block=FIELD_ERRORS.get(error.key, "name"))
     services.delivery.kick()
-    return None
+    return Outcome()
 
 
 def list_digests(services: Services, *, command: dict, words: list[str], language: str) -> dict:
@@ -217,8 +207,3 @@ def template_check(services: Services, *, command: dict, words: list[str], langu
         digest = digests.find_digest(session, team_id=command["team_id"], name=words[1])
     check_template(services, digest, language=language)
     return notice(language, "template_ok", name=digest.name, template=digest.template)
-
-
-SUBCOMMANDS = {"new": (open_new, True), "edit": (edit, True), "pause": (pause, True), "resume": (resume, True),
-               "delete": (delete, True), "list": (list_digests, False), "preview": (preview, True),
-               "send": (send_now, True), "resend": (resend, True), "template": (template_check, True)}

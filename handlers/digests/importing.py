@@ -8,12 +8,13 @@ import urllib.error
 import urllib.request
 
 from clock import utcnow
-from handlers.common import Services, rule_error_message
+from handlers.common import Services, form_values
 from handlers.digests.metric_commands import import_report, today_for
+from handlers.listeners import Outcome
+from models import keys
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
-from templates.limits import cut
 
 
 def download(services: Services, url: str, *, limit: int) -> bytes:
@@ -30,12 +31,11 @@ def download(services: Services, url: str, *, limit: int) -> bytes:
     return data
 
 
-def submit_import(services: Services, body: dict) -> dict | None:
-    """The modal's ack: inline errors for a missing, oversized or unreadable file; else it closes."""
+def submit_import(services: Services, body: dict) -> Outcome:
+    """Inline errors for a missing, oversized or unreadable file; else the modal closes."""
     team_id, user_id = body["team"]["id"], body["user"]["id"]
     language = services.language_of(team_id, user_id)
-    state = (body["view"].get("state", {}).get("values", {}).get("file") or {}).get("file") or {}
-    files = state.get("files") or []
+    files = form_values(body["view"]).get("file") or []
     try:
         if not files:
             raise RuleError("digests.import_usage")
@@ -50,12 +50,11 @@ def submit_import(services: Services, body: dict) -> dict | None:
         with session_scope(services.engine) as session:
             report = metrics.import_csv(session, team_id=team_id, actor=user_id, data=data, today=today, now=now)
     except RuleError as error:
-        return {"response_action": "errors",
-                "errors": {"file": cut(rule_error_message(error, language=language)["text"], 2000)}}
+        return Outcome.refused(error, language=language, block="file")
     message = import_report(report, language=language)
     with session_scope(services.engine) as session:
-        services.delivery.queue(session, key=f"digests:import:{body['view']['id']}", team_id=team_id,
+        services.delivery.queue(session, key=keys.metric_import_report(body["view"]["id"]), team_id=team_id,
                                 method="chat.postMessage", now=utcnow(), channel=user_id, text=message["text"],
                                 blocks=message["blocks"])
     services.delivery.kick()
-    return None
+    return Outcome()

@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
-from handlers.common import Services
-from handlers.requests.config import zone_of
-from handlers.requests.triage import open_modal
+from handlers.common import Services, open_modal, zone_of
 from models.db import session_scope
 from models.digests import metrics, week
 from models.errors import RuleError
@@ -100,9 +98,7 @@ def import_csv(services: Services, *, command: dict, rest: str, language: str) -
     data = rest.strip().encode("utf-8")
     if not data:  # nothing pasted: a modal to upload a CSV file (handlers/digests/importing.py)
         view = templates.render("digests/import_modal.yaml.j2", language=language)
-        if not open_modal(services, command["trigger_id"], view):
-            return templates.render("requests/too_slow.yaml.j2", language=language)
-        return None
+        return open_modal(services, command["trigger_id"], view, language=language)
     now = utcnow()
     today = today_for(services, command["team_id"], now)
     with session_scope(services.engine) as session:
@@ -117,6 +113,3 @@ def import_report(report: metrics.ImportReport, *, language: str) -> dict:
                 for line, key, params in report.rejected]
     return templates.render("digests/import_report.yaml.j2", language=language, accepted=report.accepted,
                             rejected=rejected, rejected_count=report.rejected_count)
-
-
-SUBCOMMANDS = {"define": define, "record": record, "list": list_metrics, "show": show, "import": import_csv}

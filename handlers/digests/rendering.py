@@ -15,10 +15,10 @@ import yaml
 import templates
 from models.errors import RuleError
 from templates import sandbox
-from templates.limits import LIMITS, check_surface, cut
+from templates.blockkit import SECTION_TEXT, check_surface
+from templates.cutting import cut
 
 DEFAULT = "default"
-SECTION_TEXT = LIMITS["section_text"]
 BLOCKS_PER_MESSAGE = 45  # under Slack's 50, leaving room for a continuation note
 
 

@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
+from delivery import THREAD
 from handlers.common import Services, rule_error_message
 from handlers.digests import chart, rendering
+from models import keys
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
 from models.outbox import message_ref
@@ -88,17 +90,18 @@ def queue_messages(services: Services, session, digest: Digest, record: DigestSe
                    problem, *, language: str, now: datetime) -> None:
     first = record.message_key
     for index, message in enumerate(messages):
-        thread = {"$thread": first} if index else {}
-        services.delivery.queue(session, key=first if not index else f"{first}:{index}", team_id=digest.team_id,
-                                method="chat.postMessage", now=now, channel=digest.channel, text=message["text"],
-                                blocks=message["blocks"], unfurl_links=False, **thread)
+        key, thread = (keys.digest_part(first, index), {THREAD: first}) if index else (first, {})
+        services.delivery.queue(session, key=key, team_id=digest.team_id, method="chat.postMessage", now=now,
+                                channel=digest.channel, text=message["text"], blocks=message["blocks"],
+                                unfurl_links=False, **thread)
     if problem is not None:
         told = templates.render("digests/notice.yaml.j2", language=language, key="template_fell_back",
                                 p={"name": digest.name, "template": problem.template, "line": problem.line,
                                    "error": problem.error[:1500], "limit": problem.limit,
                                    "problem": rule_error_message(problem.refusal(), language=language)["text"]})
-        services.delivery.queue(session, key=f"{first}:owner", team_id=digest.team_id, method="chat.postMessage",
-                                now=now, channel=digest.owner, text=told["text"], blocks=told["blocks"])
+        services.delivery.queue(session, key=keys.digest_owner_notice(first), team_id=digest.team_id,
+                                method="chat.postMessage", now=now, channel=digest.owner, text=told["text"],
+                                blocks=told["blocks"])
 
 
 def earlier_post(services: Services, *, digest_id: int, monday: date) -> dict | None:

@@ -10,7 +10,6 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from handlers.common import Services
-from models import workspaces
 from models.requests import Request, RequestConfig
 from models.requests.lifecycle import is_product_member
 
@@ -52,12 +51,6 @@ def may_triage(services: Services, config: RequestConfig, user_id: str) -> bool:
     if config.product_team_mode == "channel" and config.triage_channel:
         members = channel_members(services, config.triage_channel)
     return is_product_member(config, user_id=user_id, triage_channel_members=members)
-
-
-def cached_language(services: Services, session: Session, *, team_id: str, user_id: str) -> str:
-    """A user's language from what we already know (no Slack call: used inside transactions)."""
-    workspace = services.workspace(session, team_id)
-    return workspaces.language_for(workspace, workspaces.get_member(session, team_id=team_id, user_id=user_id))
 
 
 def workspace_language(services: Services, session: Session, team_id: str) -> str:

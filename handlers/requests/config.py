@@ -8,26 +8,32 @@ means another run (a restart, a second replica) already sent it.
 from __future__ import annotations
 
 import json
-import logging
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, rule_error_message
+from handlers.common import (
+    Services,
+    admin_and_language,
+    bot_is_in,
+    form_values,
+    metadata_of,
+    open_modal,
+    who,
+    zone_of,
+)
+from handlers.listeners import Outcome, ack_with
 from handlers.requests.common import as_template
-from handlers.requests.triage import Outcome, open_modal, outcome_listener, plain, who
+from models import keys
+from models.business_time import business_days_before, is_business_day
 from models.db import insert_once, session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig, RequestReminder, lifecycle, queries
 from scheduler import Job
-
-log = logging.getLogger("tandem.requests.config")
 
 SLA_LOW, SLA_HIGH = 1, 30
 REMIND_AT = 10          # local hour, Monday to Friday
@@ -49,17 +55,7 @@ def open_config_modal(services: Services, *, command: dict, words: list[str]) ->
                    "users": list(config.product_team or []), "sla": config.sla_business_days}
     view = templates.render("requests/config_modal.yaml.j2", language=language, c=current, low=SLA_LOW,
                             high=SLA_HIGH, metadata=json.dumps({"channel": command.get("channel_id")}))
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render("requests/too_slow.yaml.j2", language=language)
-    return None
-
-
-def bot_is_in(services: Services, channel: str) -> bool:
-    try:
-        info = services.delivery.call("conversations.info", channel=channel)
-    except SlackApiError:
-        return False  # a private channel Tandem is not in looks like no channel at all
-    return bool(info["channel"].get("is_member"))
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def _whole_days(text: str | None) -> int:
@@ -72,22 +68,15 @@ def _whole_days(text: str | None) -> int:
 def submit_config(services: Services, body: dict) -> Outcome:
     team_id, user_id = who(body)
     view = body["view"]
-    values = view.get("state", {}).get("values", {})
-
-    def picked(block_id: str, action_id: str) -> dict:
-        return (values.get(block_id) or {}).get(action_id) or {}
-
-    channel = picked("triage_channel", "channel").get("selected_conversation")
-    mode = (picked("team_mode", "mode").get("selected_option") or {}).get("value") or ""
-    users = list(picked("product_team", "users").get("selected_users") or [])
+    values = form_values(view)
+    channel, mode, users = values.get("triage_channel"), values.get("team_mode") or "", values.get("product_team") or []
     admin, language = admin_and_language(services, team_id, user_id)
     if admin and channel and not bot_is_in(services, channel):
         words = templates.messages("requests/config_errors.yaml.j2", language=language)
-        errors = {"triage_channel": words["bot_not_in_channel"]}
-        return Outcome(ack={"response_action": "errors", "errors": errors})
+        return Outcome.errors({"triage_channel": words["bot_not_in_channel"]})
     now = utcnow()
     try:
-        days = _whole_days(picked("sla", "days").get("value"))
+        days = _whole_days(values.get("sla"))
         with session_scope(services.engine) as session:
             config = lifecycle.configure(session, team_id=team_id, actor_is_admin=admin, triage_channel=channel,
                                          product_team_mode=mode, product_team=users, sla_business_days=days,
@@ -95,42 +84,17 @@ def submit_config(services: Services, body: dict) -> Outcome:
             saved = templates.render("requests/config_saved.yaml.j2", language=language, c={
                 "triage_channel": config.triage_channel, "mode": config.product_team_mode,
                 "users": config.product_team, "sla": config.sla_business_days})
-            services.delivery.queue(session, key=f"requests:config:{team_id}:{view['id']}", team_id=team_id,
+            services.delivery.queue(session, key=keys.requests_config_saved(team_id, view["id"]), team_id=team_id,
                                     method="chat.postMessage", now=now, channel=user_id, text=saved["text"],
                                     blocks=saved["blocks"])
     except RuleError as error:
-        message = rule_error_message(error, language=language)
-        if error.key in FIELD_ERRORS:
-            errors = {FIELD_ERRORS[error.key]: plain(message["text"])}
-            return Outcome(ack={"response_action": "errors", "errors": errors})
-        channel_of_command = json.loads(view.get("private_metadata") or "{}").get("channel")
-        return Outcome(notice=message, channel=channel_of_command)
+        return Outcome.refused(error, language=language, block=FIELD_ERRORS.get(error.key),
+                               channel=metadata_of(view).get("channel"))
     services.delivery.kick()
     return Outcome()
 
 
 # -- the SLA reminder ----------------------------------------------------------------------------
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; using UTC", name)
-        return ZoneInfo("UTC")
-
-
-def business_cutoff(now: datetime, zone: ZoneInfo, days: int) -> datetime:
-    """The moment `days` business days (Monday–Friday, in `zone`) before `now`.
-
-    Steps back one local calendar day at a time, counting only weekdays, keeping the local
-    time of day: from Monday 10:00 one business day back is Friday 10:00.
-    """
-    moment, remaining = now.astimezone(zone), days
-    while remaining > 0:
-        moment -= timedelta(days=1)  # wall-clock arithmetic in the zone: 10:00 stays 10:00 across DST
-        remaining -= moment.weekday() < 5
-    return moment.astimezone(UTC)
-
-
 def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
     """Post today's reminder of requests untriaged past the SLA. True if one was queued."""
     with session_scope(services.engine) as session:
@@ -138,9 +102,9 @@ def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
         workspace = services.workspace(session, team_id)
         zone = zone_of(workspace.timezone)
         today = now.astimezone(zone).date()
-        if not config.triage_channel or today.weekday() >= 5:
+        if not config.triage_channel or not is_business_day(today):
             return False
-        cutoff = business_cutoff(now, zone, config.sla_business_days)
+        cutoff = business_days_before(now, zone, config.sla_business_days)
         rows, total = queries.untriaged_before(session, team_id=team_id, cutoff=cutoff, limit=REMINDER_ROWS)
         if not rows:
             return False
@@ -148,7 +112,7 @@ def remind_overdue(services: Services, team_id: str, *, now: datetime) -> bool:
             return False  # today's reminder went out already
         message = templates.render("requests/sla_reminder.yaml.j2", language=workspace.language,
                                    rows=[as_template(r) for r in rows], total=total, days=config.sla_business_days)
-        services.delivery.queue(session, key=f"requests:sla:{team_id}:{today.isoformat()}", team_id=team_id,
+        services.delivery.queue(session, key=keys.sla_reminder(team_id, today), team_id=team_id,
                                 method="chat.postMessage", now=now, channel=config.triage_channel,
                                 text=message["text"], blocks=message["blocks"], unfurl_links=False)
     services.delivery.kick()
@@ -173,5 +137,5 @@ def job_sources(services: Services) -> list:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.view("request_config")(outcome_listener(services, submit_config))
+    app.view("request_config")(ack_with(services, submit_config))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import json
 import logging
 from datetime import datetime
@@ -13,18 +13,17 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.approvals import chains as approval_chains
-from handlers.approvals import running as approval_running
-from handlers.common import Services, rule_error_message, view_listener
-from handlers.requests import notify
+from handlers.common import Services, form_values, metadata_of, open_modal, respond, rule_error_message
+from handlers.listeners import Outcome, ack_then, ack_with
+from handlers.requests import handover, notify
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import PRIORITIES
 from models.requests.forms import CURRENCIES, LIMITS, SUPPORT, FormErrors, clean_form
 from models.requests.lifecycle import EDITABLE, edit_request, file_request, get_request
 from models.requests.queries import parse_ref
-from templates.limits import LIMITS as SLACK_LIMITS
-from templates.limits import cut
+from templates.blockkit import PRIVATE_METADATA
+from templates.cutting import cut
 
 log = logging.getLogger("tandem.requests")
 DESCRIPTION = {"activity": "details", "optimisation": "current_problem", "feature": "problem"}
@@ -49,7 +48,7 @@ def with_prefill(metadata: dict, text: str, *, channel: str | None) -> dict:
     modal's private_metadata (3000, JSON-encoded, where the prefill lives for a change of kind)
     hold; when that is not all of it, a note the modal shows: how long it was, where it is."""
     shortened = {"length": len(text), "kept": len(text), "channel": channel}
-    room = SLACK_LIMITS["private_metadata"] - len(_metadata_text({**metadata, "prefill": "", "shortened": shortened}))
+    room = PRIVATE_METADATA - len(_metadata_text({**metadata, "prefill": "", "shortened": shortened}))
     kept = cut(text, LIMITS["details"], end="")
     fits, over = 0, len(kept) + 1  # the longest prefix whose JSON fits: quotes, line breaks take two
     while over - fits > 1:
@@ -72,17 +71,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
         metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
                  values={"details": metadata.get("prefill")})
-    return _open(services, trigger_id, view, language)
-
-
-def _open(services: Services, trigger_id: str, view: dict, language: str) -> dict | None:
-    try:
-        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") in ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"):
-            return templates.render("requests/too_slow.yaml.j2", language=language)
-        raise
-    return None
+    return open_modal(services, trigger_id, view, language=language)
 
 
 def open_new_modal(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -114,38 +103,19 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
         metadata = {"mode": "edit", "number": request.number, "version": request.version}
         view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
                      values=values, ref=request.ref)
-    return _open(services, trigger_id, view, language)
+    return open_modal(services, trigger_id, view, language=language)
 
 
-def switch_kind(services: Services, *, body: dict) -> None:
+def switch_kind(services: Services, body: dict) -> None:
     """The kind changed: redraw the form for it. Slack keeps what was typed in blocks that stay."""
     view = body["view"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
+    metadata = metadata_of(view)
     kind = body["actions"][0]["selected_option"]["value"]
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
     new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
-
-
-def submitted_values(view: dict) -> dict:
-    """Read a submitted modal's state: block_id → the element's value, whatever its type."""
-    values: dict = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        for element in actions.values():
-            kind = element.get("type")
-            if kind == "static_select":
-                values[block_id] = (element.get("selected_option") or {}).get("value")
-            elif kind == "multi_static_select":
-                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
-            elif kind == "datepicker":
-                values[block_id] = element.get("selected_date")
-            elif kind == "datetimepicker":
-                values[block_id] = element.get("selected_date_time")
-            else:
-                values[block_id] = element.get("value")
-    return values
 
 
 def user_today(services: Services, team_id: str, user_id: str, now: datetime):
@@ -157,18 +127,19 @@ def user_today(services: Services, team_id: str, user_id: str, now: datetime):
     return now.astimezone(zone).date()
 
 
-def submit(services: Services, *, body: dict) -> dict | None:
-    """The form was submitted: file or save it. Returns the ack (inline errors) or None to close."""
+def submit(services: Services, body: dict) -> Outcome:
+    """The form was submitted: file or save it (the modal closes), or inline errors."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
-    raw = submitted_values(view)
+    metadata = metadata_of(view)
+    raw = form_values(view)
     raw.setdefault("kind", metadata.get("kind"))
     now = utcnow()
     language = services.language_of(team_id, user_id)
     today = user_today(services, team_id, user_id, now)  # may ask Slack: before the transaction
     try:
         # The approval chain, with user groups expanded: asks Slack, so also before the transaction.
-        chain = approval_chains.chain_for(services, team_id) if metadata.get("mode") == "edit" or \
+        approvals = handover.approvals()
+        chain = approvals.chain_for(services, team_id) if metadata.get("mode") == "edit" or \
             raw.get("kind") == "activity" else None
         with session_scope(services.engine) as session:
             if metadata.get("mode") == "edit":
@@ -178,57 +149,47 @@ def submit(services: Services, *, body: dict) -> dict | None:
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
-                approval_running.after_edit(services, session, change.request, change.event.detail.get("changed", []),
+                approvals.after_edit(services, session, change.request, change.event.detail.get("changed", []),
                                      chain, actor=user_id, now=now)
             else:
                 form = clean_form(raw, now=now, today=today)
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
-                if not approval_running.route_filed(services, session, change.request, chain, now=now):
+                if not approvals.route_filed(services, session, change.request, chain, now=now):
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("requests/form_errors.yaml.j2", language=language, errors=listed)}
+        return Outcome.form_errors(problems, template="requests/form_errors.yaml.j2", language=language)
     except RuleError as error:  # e.g. triaged meanwhile: shown on the first field, nothing saved
-        return {"response_action": "errors", "errors": {"title": rule_error_message(error, language=language)["text"]}}
+        return Outcome.refused(error, language=language, block="title")
     services.delivery.kick()
-    return None
+    return Outcome()
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.shortcut("request_new")
-    @app.action("request_new_from_home")
-    async def new_from_shortcut_or_home(ack, body):
-        await ack()
-        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
-                                 trigger_id=body["trigger_id"])
+    app.shortcut("request_new")(ack_then(services, open_from_shortcut))
+    app.action("request_new_from_home")(ack_then(services, open_from_shortcut))
+    app.shortcut("request_from_message")(ack_then(services, open_from_message))
+    app.action("request_edit")(ack_then(services, edit_from_button))
+    app.action("request_kind")(ack_then(services, switch_kind))
+    app.view("request_form")(ack_with(services, submit))
 
-    @app.shortcut("request_from_message")
-    async def new_from_message(ack, body):
-        await ack()
-        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
-        try:  # a slow Slack must not cost the trigger_id: without the link the modal names the channel
-            permalink = await asyncio.wait_for(services.in_thread(permalink_of, services, channel, message.get("ts")),
-                                               PERMALINK_WAIT)
-        except TimeoutError:
-            log.info("chat.getPermalink took over %s s; the form opens without the message's link", PERMALINK_WAIT)
-            permalink = None
-        await services.in_thread(open_form, services, team_id=body["team"]["id"], user_id=body["user"]["id"],
-                                 trigger_id=body["trigger_id"], prefill=message.get("text") or "",
-                                 permalink=permalink, channel=channel)
 
-    @app.action("request_edit")
-    async def edit_from_button(ack, body, action):
-        await ack()
-        await services.in_thread(edit_from_action, services, body=body, number=int(action["value"]))
+def open_from_shortcut(services: Services, body: dict) -> None:
+    """The "New request" shortcut, or the App Home button: the empty form."""
+    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"])
 
-    @app.action("request_kind")
-    async def kind_changed(ack, body):
-        await ack()
-        await services.in_thread(switch_kind, services, body=body)
 
-    app.view("request_form")(view_listener(services, submit))
+def open_from_message(services: Services, body: dict) -> None:
+    """"Turn into request" on a message: the form prefilled with its text and a link back to it."""
+    message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+    asked = services.executor.submit(permalink_of, services, channel, message.get("ts"))
+    try:  # a slow Slack must not cost the trigger_id: without the link the modal names the channel
+        permalink = asked.result(timeout=PERMALINK_WAIT)
+    except concurrent.futures.TimeoutError:
+        log.info("chat.getPermalink took over %s s; the form opens without the message's link", PERMALINK_WAIT)
+        permalink = None
+    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"],
+              prefill=message.get("text") or "", permalink=permalink, channel=channel)
 
 
 def permalink_of(services: Services, channel: str | None, ts: str | None) -> str | None:
@@ -241,11 +202,12 @@ def permalink_of(services: Services, channel: str | None, ts: str | None) -> str
         return None
 
 
-def edit_from_action(services: Services, *, body: dict, number: int) -> None:
+def edit_from_button(services: Services, body: dict) -> None:
     team_id, user_id = body["team"]["id"], body["user"]["id"]
+    number = int(body["actions"][0]["value"])
     try:
         refusal = open_edit(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"], number=number)
     except RuleError as error:
         refusal = rule_error_message(error, language=services.language_of(team_id, user_id))
-    if refusal and body.get("response_url"):
-        services.delivery.respond(body["response_url"], {**refusal, "replace_original": False})
+    if refusal:
+        respond(services, body, refusal)

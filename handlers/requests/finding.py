@@ -16,6 +16,7 @@ import templates
 from clock import utcnow
 from handlers import exports
 from handlers.common import Services, rule_error_message
+from handlers.listeners import ack_then
 from handlers.requests.common import as_template, may_triage
 from models.db import session_scope
 from models.errors import RuleError
@@ -52,8 +53,13 @@ def list_message(services: Services, *, team_id: str, user_id: str, filters: Fil
                             replace=replace)
 
 
-def page_reply(services: Services, *, body: dict) -> dict:
-    """A Next/Previous click: the page before or after the number the button carries."""
+def turn_page(services: Services, body: dict) -> None:
+    """A Next/Previous click: the list message is replaced by the page it asks for."""
+    services.delivery.respond(body["response_url"], page_reply(services, body))
+
+
+def page_reply(services: Services, body: dict) -> dict:
+    """The page before or after the number the Next/Previous button carries."""
     team_id, user_id = body["team"]["id"], body["user"]["id"]
     action = body["actions"][0]
     cursor, _, filter_text = (action.get("value") or "").partition("|")
@@ -175,8 +181,4 @@ def _home_section(session, team_id: str, user_id: str, filters: Filters) -> dict
 
 # -- wiring -----------------------------------------------------------------------------------
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action(PAGE_BUTTON)
-    async def list_page_clicked(ack, body):
-        await ack()
-        reply = await services.in_thread(page_reply, services, body=body)
-        await services.in_thread(services.delivery.respond, body["response_url"], reply)
+    app.action(PAGE_BUTTON)(ack_then(services, turn_page))

@@ -1,6 +1,6 @@
 """What a filed or changed request tells Slack, queued in the same transaction as the change.
 
-The triage card is posted once under `request:{id}:card`; every later change edits it in
+The triage card is posted once (models/keys.py: request_card); every later change edits it in
 place (chat.update by reference), adds one line to its thread, DMs the requester, and refreshes
 the Home tab of the requester and the owner (rendered when sent, so it shows the latest state).
 """
@@ -9,23 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import templates
 from delivery import HOME, PERMALINK, REF, THREAD
-from handlers.common import Services
-from handlers.requests.common import as_template, cached_language, workspace_language
-from models.outbox import OutboxMessage
+from handlers.common import Services, cached_language
+from handlers.requests.common import as_template, workspace_language
+from models import keys, outbox
 from models.requests import Request
 from models.requests.lifecycle import Change, get_config
-
-
-def card_key(request: Request) -> str:
-    return f"request:{request.id}:card"
-
-
-def has_card(session: Session, request: Request) -> bool:
-    return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == card_key(request))).first() is not None
 
 
 def render_card(session: Session, services: Services, request: Request) -> dict:
@@ -41,15 +33,15 @@ def queue_filed(services: Services, session: Session, request: Request, *, now: 
     queue = services.delivery.queue
     if config.triage_channel:
         card = render_card(session, services, request)
-        queue(session, key=card_key(request), team_id=request.team_id, method="chat.postMessage", now=now,
-              channel=config.triage_channel, text=card["text"], blocks=card["blocks"], unfurl_links=False)
+        queue(session, key=keys.request_card(request.id), team_id=request.team_id, method="chat.postMessage",
+              now=now, channel=config.triage_channel, text=card["text"], blocks=card["blocks"], unfurl_links=False)
     language = cached_language(services, session, team_id=request.team_id, user_id=request.requester)
     dm = templates.render("requests/dm_filed.yaml.j2", language=language, r=as_template(request),
                           channel=config.triage_channel)
-    links = {PERMALINK: card_key(request)} if config.triage_channel else {}
-    queue(session, key=f"request:{request.id}:dm:filed", team_id=request.team_id, method="chat.postMessage",
+    links = {PERMALINK: keys.request_card(request.id)} if config.triage_channel else {}
+    queue(session, key=keys.request_filed_dm(request.id), team_id=request.team_id, method="chat.postMessage",
           now=now, channel=request.requester, text=dm["text"], blocks=dm["blocks"], **links)
-    queue(session, key=f"request:{request.id}:filed:home", team_id=request.team_id, method="views.publish",
+    queue(session, key=keys.request_filed_home(request.id), team_id=request.team_id, method="views.publish",
           now=now, **{HOME: request.requester})
 
 
@@ -57,25 +49,25 @@ def queue_change(services: Services, session: Session, change: Change, *, now: d
     """Edit the card, add a line to its thread, DM the requester (unless they made the change)."""
     request, event = change.request, change.event
     queue = services.delivery.queue
-    team_id = request.team_id
-    card_exists = has_card(session, request)
+    team_id, card_key = request.team_id, keys.request_card(request.id)
+    card_exists = outbox.was_queued(session, key=card_key)
     if card_exists:
         card = render_card(session, services, request)
-        queue(session, key=f"{card_key(request)}:v{request.version}", team_id=team_id, method="chat.update",
-              now=now, text=card["text"], blocks=card["blocks"], **{REF: card_key(request)})
+        queue(session, key=keys.edit(card_key, request.version), team_id=team_id, method="chat.update",
+              now=now, text=card["text"], blocks=card["blocks"], **{REF: card_key})
         line = templates.render("requests/thread_line.yaml.j2", language=workspace_language(services, session, team_id),
                                 r=as_template(request), e=_event(event))
-        queue(session, key=f"request:{request.id}:event:{event.id}:thread", team_id=team_id,
-              method="chat.postMessage", now=now, text=line["text"], **{THREAD: card_key(request)})
+        queue(session, key=keys.request_change(request.id, event.id, "thread"), team_id=team_id,
+              method="chat.postMessage", now=now, text=line["text"], **{THREAD: card_key})
     for user in dict.fromkeys(u for u in (request.requester, request.assignee) if u):  # their Home tabs
-        queue(session, key=f"request:{request.id}:event:{event.id}:home:{user}", team_id=team_id,
+        queue(session, key=keys.request_change(request.id, event.id, f"home:{user}"), team_id=team_id,
               method="views.publish", now=now, **{HOME: user})
     if event.actor != request.requester:
         language = cached_language(services, session, team_id=team_id, user_id=request.requester)
         dm = templates.render("requests/dm_change.yaml.j2", language=language, r=as_template(request),
                               e=_event(event), has_card=card_exists)
-        links = {PERMALINK: card_key(request)} if card_exists else {}
-        queue(session, key=f"request:{request.id}:event:{event.id}:dm", team_id=team_id,
+        links = {PERMALINK: card_key} if card_exists else {}
+        queue(session, key=keys.request_change(request.id, event.id, "dm"), team_id=team_id,
               method="chat.postMessage", now=now, channel=request.requester, text=dm["text"],
               blocks=dm["blocks"], **links)
 

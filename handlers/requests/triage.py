@@ -9,51 +9,28 @@ told what happened instead, in their own language, visible only to them.
 from __future__ import annotations
 
 import json
-import logging
 import re
-from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 import templates
 from clock import utcnow
-from handlers.common import Services, action_listener, rule_error_message
+from handlers.common import Services, clicked_in, form_values, metadata_of, open_modal_for_click, refuse, who
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
-from handlers.submissions import once_per_submission
-from models import outbox
+from models import keys, outbox
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestEvent, lifecycle
 from models.requests.queries import parse_ref
 
-log = logging.getLogger("tandem.requests.triage")
-
 BUTTONS = {"request_accept": "accept", "request_start": "start", "request_done": "done", "request_reopen": "reopen"}
 REASONED = {"request_need_info": "need_info", "request_decline": "decline", "request_duplicate": "duplicate"}
-TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
-# The card's key, or an edit of it (chat.update rows record the card's own channel and ts too).
-CARD_KEY = re.compile(r"request:(\d+):card")
 # Rule errors about one field of the reason modal: shown inline under that block.
 FIELD_ERRORS = {"requests.reason_required": "reason", "form.too_long": "reason",
                 "requests.bad_ref": "duplicate_of", "requests.duplicate_of_itself": "duplicate_of"}
-
-
-@dataclass
-class Outcome:
-    """How a modal submission ends: the ack (empty closes the modal), then maybe a notice."""
-
-    ack: dict = field(default_factory=dict)
-    notice: dict | None = None
-    channel: str | None = None  # where the notice goes (ephemeral); else a DM
-
-
-def who(body: dict) -> tuple[str, str]:
-    """(team_id, user_id) of the person behind an interaction."""
-    user = body["user"]
-    return (body.get("team") or {}).get("id") or user.get("team_id"), user["id"]
 
 
 def triager(services: Services, team_id: str, user_id: str) -> bool:
@@ -70,44 +47,6 @@ def button(value: str | None) -> tuple[int, int | None]:
         raise RuleError("requests.unknown_action") from None
 
 
-def plain(text: str) -> str:
-    """A rendered mrkdwn message as plain text (inline modal errors are not mrkdwn)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def refuse(services: Services, body: dict, error: RuleError) -> None:
-    """Tell only the clicker why nothing happened; the card stays as it is."""
-    team_id, user_id = who(body)
-    message = rule_error_message(error, language=services.language_of(team_id, user_id))
-    services.delivery.respond(body["response_url"], {**message, "replace_original": False})
-
-
-def outcome_listener(services: Services, submit):
-    """The listener of a modal whose `submit(services, body)` returns an Outcome: ack with it (inline
-    errors, or close), then tell the notice privately."""
-
-    async def listener(ack, body):
-        outcome = await services.in_thread(submit, services, body)
-        await ack(**outcome.ack)
-        if outcome.notice is not None:
-            await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
-                                     message=outcome.notice)
-
-    return once_per_submission(services, listener)
-
-
-def tell(services: Services, *, user_id: str, channel: str | None, message: dict) -> None:
-    """An ephemeral message in `channel`, or a DM when the user cannot get one there."""
-    if channel:
-        try:
-            services.delivery.call("chat.postEphemeral", channel=channel, user=user_id, text=message["text"],
-                                   blocks=message["blocks"])
-            return
-        except SlackApiError as exc:
-            log.info("ephemeral to %s in %s refused (%s); sending a DM", user_id, channel, exc.response.get("error"))
-    services.delivery.call("chat.postMessage", channel=user_id, text=message["text"], blocks=message["blocks"])
-
-
 def apply(services: Services, *, team_id: str, user_id: str, number: int, action: str, version: int | None,
           reason: str | None = None, duplicate_of: int | None = None) -> None:
     """One transition and everything it tells Slack, in one transaction. Raises RuleError."""
@@ -122,8 +61,9 @@ def apply(services: Services, *, team_id: str, user_id: str, number: int, action
 
 
 # -- the card's buttons --------------------------------------------------------------------------
-def click(services: Services, body: dict, action: dict) -> None:
+def click(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
+    action = body["actions"][0]
     try:
         number, version = button(action.get("value"))
         apply(services, team_id=team_id, user_id=user_id, number=number, action=BUTTONS[action["action_id"]],
@@ -132,8 +72,9 @@ def click(services: Services, body: dict, action: dict) -> None:
         refuse(services, body, error)
 
 
-def choose_owner(services: Services, body: dict, action: dict) -> None:
+def choose_owner(services: Services, body: dict) -> None:
     team_id, user_id = who(body)
+    action = body["actions"][0]
     _prefix, _, card = (action.get("block_id") or "").partition(":")
     try:
         number, _version = button(card)
@@ -151,9 +92,10 @@ def choose_owner(services: Services, body: dict, action: dict) -> None:
         services.delivery.kick()
 
 
-def open_reason(services: Services, body: dict, action: dict) -> None:
+def open_reason(services: Services, body: dict) -> None:
     """Need info / Decline / Duplicate: refuse non-triagers and outdated cards at once, else ask."""
     team_id, user_id = who(body)
+    action = body["actions"][0]
     name = REASONED[action["action_id"]]
     try:
         number, version = button(action.get("value"))
@@ -171,54 +113,34 @@ def open_reason(services: Services, body: dict, action: dict) -> None:
     except RuleError as error:
         refuse(services, body, error)
         return
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    metadata = json.dumps({"number": number, "version": version, "action": name, "channel": channel})
-    view = templates.render("requests/reason_modal.yaml.j2", language=services.language_of(team_id, user_id),
-                            r=r, action=name, metadata=metadata, limit=lifecycle.REASON_LIMIT)
-    if not open_modal(services, body["trigger_id"], view):
-        too_slow = templates.render("requests/too_slow.yaml.j2", language=services.language_of(team_id, user_id))
-        services.delivery.respond(body["response_url"], {**too_slow, "replace_original": False})
-
-
-def open_modal(services: Services, trigger_id: str, view: dict) -> bool:
-    """views.open; False when the trigger_id was no longer good (Slack gives it 3 seconds)."""
-    try:
-        services.delivery.call("views.open", trigger_id=trigger_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") in TRIGGER_ERRORS:
-            return False
-        raise
-    return True
+    metadata = json.dumps({"number": number, "version": version, "action": name, "channel": clicked_in(body)})
+    language = services.language_of(team_id, user_id)
+    view = templates.render("requests/reason_modal.yaml.j2", language=language, r=r, action=name, metadata=metadata,
+                            limit=lifecycle.REASON_LIMIT)
+    open_modal_for_click(services, body, view, language=language)
 
 
 def submit_reason(services: Services, body: dict) -> Outcome:
     """The reason modal's submission: inline errors for its fields, a notice for any other refusal."""
     team_id, user_id = who(body)
     view = body["view"]
-    meta = json.loads(view.get("private_metadata") or "{}")
-    values = view.get("state", {}).get("values", {})
+    meta, values = metadata_of(view), form_values(view)
     number, action = int(meta["number"]), meta["action"]
     try:
         if action == "duplicate":
-            original = parse_ref(_text(values, "duplicate_of", "ref"))
+            original = parse_ref(values.get("duplicate_of") or "")
             apply(services, team_id=team_id, user_id=user_id, number=number, action=action,
                   version=meta.get("version"), duplicate_of=original)
         else:
             apply(services, team_id=team_id, user_id=user_id, number=number, action=action,
-                  version=meta.get("version"), reason=_text(values, "reason", "reason"))
+                  version=meta.get("version"), reason=values.get("reason") or "")
     except RuleError as error:
-        message = rule_error_message(error, language=services.language_of(team_id, user_id))
         block = FIELD_ERRORS.get(error.key)
         if error.key == "requests.unknown" and action == "duplicate" and error.params.get("ref") != f"REQ-{number}":
             block = "duplicate_of"  # the original does not exist (this request does)
-        if block:
-            return Outcome(ack={"response_action": "errors", "errors": {block: plain(message["text"])}})
-        return Outcome(notice=message, channel=meta.get("channel"))
+        return Outcome.refused(error, language=services.language_of(team_id, user_id), block=block,
+                               channel=meta.get("channel"))
     return Outcome()
-
-
-def _text(values: dict, block_id: str, action_id: str) -> str:
-    return ((values.get(block_id) or {}).get(action_id) or {}).get("value") or ""
 
 
 # -- replies in the card's thread ----------------------------------------------------------------
@@ -239,10 +161,10 @@ def on_message(services: Services, body: dict) -> None:
     team_id = body.get("team_id") or event.get("team")
     now = utcnow()
     with session_scope(services.engine) as session:
-        match = CARD_KEY.fullmatch(outbox.key_of_message(session, channel=channel, ts=thread_ts) or "")
-        if match is None:
+        request_id = keys.request_of_card(outbox.key_of_message(session, channel=channel, ts=thread_ts))
+        if request_id is None:
             return  # a thread Tandem did not start, or not a card's
-        change = lifecycle.add_comment(session, team_id=team_id, request_id=int(match.group(1)),
+        change = lifecycle.add_comment(session, team_id=team_id, request_id=request_id,
                                        author=event["user"], text=event.get("text") or "", slack_ts=ts, now=now)
         if change is not None:
             notify.queue_change(services, session, change, now=now)
@@ -251,8 +173,8 @@ def on_message(services: Services, body: dict) -> None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.action(re.compile(r"^request_(accept|start|done|reopen)$"))(action_listener(services, click))
-    app.action("request_assign")(action_listener(services, choose_owner))
-    app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))(action_listener(services, open_reason))
+    app.action(re.compile(r"^request_(accept|start|done|reopen)$"))(ack_then(services, click))
+    app.action("request_assign")(ack_then(services, choose_owner))
+    app.action(re.compile(r"^request_(need_info|decline|duplicate)$"))(ack_then(services, open_reason))
 
-    app.view("request_reason")(outcome_listener(services, submit_reason))
+    app.view("request_reason")(ack_with(services, submit_reason))

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.common import Services, subcommand_listener
+from handlers.common import Services
+from handlers.listeners import command_listener
 from handlers.standups import answering, history, running, setup
-
-# /standup subcommand → (function, acks first?): modal openers ack at once and answer later.
-SUBCOMMANDS = {
-    "new": (setup.open_new, True),
-    "edit": (setup.open_edit, True),
-    "edit-answer": (answering.edit_answer, True),
-    "list": (setup.list_reply, False),
-    "pause": (setup.pause, False),
-    "resume": (setup.resume, False),
-    "delete": (setup.delete, False),
-    "away": (answering.away, False),
-    "history": (history.history, False),
-    "stats": (history.stats, False),
-}
 
 
 def job_sources(services: Services) -> list:
@@ -27,8 +14,11 @@ def job_sources(services: Services) -> list:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.command("/standup")(subcommand_listener(
-        services, subcommands=SUBCOMMANDS, usage_template="standups/usage.yaml.j2", default="help"))
+    app.command("/standup")(command_listener(
+        services, usage_template="standups/usage.yaml.j2", default="help",
+        ack_then={"new": setup.open_new, "edit": setup.open_edit, "edit-answer": answering.edit_answer},
+        ack_with={"list": setup.list_reply, "pause": setup.pause, "resume": setup.resume, "delete": setup.delete,
+                  "away": answering.away, "history": history.history, "stats": history.stats}))
 
     setup.register(app, services)
     answering.register(app, services)

@@ -11,19 +11,20 @@ from sqlmodel import select
 import templates
 from clock import utcnow
 from delivery import REF
-from handlers.common import Services, admin_and_language, form_values, view_listener
-from handlers.standups.common import (
-    TRIGGER_TOO_OLD,
-    notice,
+from handlers.common import (
+    Services,
+    admin_and_language,
+    form_values,
+    metadata_of,
     open_modal,
-    plain,
     respond,
     rule_error_message,
     who,
 )
+from handlers.listeners import Outcome, ack_then, ack_with
+from handlers.standups.common import notice
 from handlers.standups.report import lock_run, queue_report
-from handlers.standups.running import dm_key
-from models import outbox
+from models import keys, outbox
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
@@ -58,24 +59,25 @@ def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger
             questions=[q["text"] for q in standup.questions], hints=[h[:140] for h in hints],
             values=list(current.answers) if current and current.status == "answered" else [],
             limit=ANSWER_LENGTH, metadata=json.dumps({"run": run.id}))
-    if not open_modal(services, trigger_id, view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, trigger_id, view, language=language)
 
 
-def fill_in(services: Services, *, body: dict, run_id: int) -> None:
+def fill_in(services: Services, body: dict) -> None:
+    """The prompt's "Fill in" (or "Edit answers"): the answer modal for the run the button names."""
     team_id, user_id = who(body)
     try:
         refusal = open_answer_modal(services, team_id=team_id, user_id=user_id, trigger_id=body["trigger_id"],
-                                    run_id=run_id)
+                                    run_id=int(body["actions"][0]["value"]))
     except RuleError as error:
         refusal = rule_error_message(error, language=admin_and_language(services, team_id, user_id)[1])
     if refusal:
         respond(services, body, refusal)
 
 
-def skip(services: Services, *, body: dict, run_id: int) -> None:
+def skip(services: Services, body: dict) -> None:
+    """The prompt's "Skip today"."""
     team_id, user_id = who(body)
+    run_id = int(body["actions"][0]["value"])
     _admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
     try:
@@ -90,9 +92,9 @@ def skip(services: Services, *, body: dict, run_id: int) -> None:
     respond(services, body, message)
 
 
-def submit_answer(services: Services, *, body: dict) -> dict | None:
+def submit_answer(services: Services, body: dict) -> Outcome:
     view, (team_id, user_id) = body["view"], who(body)
-    run_id = int(json.loads(view.get("private_metadata") or "{}")["run"])
+    run_id = int(metadata_of(view)["run"])
     raw = form_values(view)
     _admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
@@ -106,13 +108,11 @@ def submit_answer(services: Services, *, body: dict) -> dict | None:
             _show_dms_answered(services, session, standup=standup, run=run, user_id=user_id, language=language,
                                   now=now)
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed)}
+        return Outcome.form_errors(problems, template="standups/form_errors.yaml.j2", language=language)
     except RuleError as error:
-        return {"response_action": "errors", "errors": {"q0": plain(rule_error_message(error, language=language)["text"])}}
+        return Outcome.refused(error, language=language, block="q0")
     services.delivery.kick()
-    return None
+    return Outcome()
 
 
 def _show_dms_answered(services: Services, session, *, standup: Standup, run: StandupRun, user_id: str,
@@ -121,16 +121,16 @@ def _show_dms_answered(services: Services, session, *, standup: Standup, run: St
     edits leave them as they are)."""
     kinds = session.exec(select(StandupSend.kind).where(StandupSend.run_id == run.id,
                                                         StandupSend.user_id == user_id)).all()
-    keys = [key for key in (dm_key(run.id, user_id, kind) for kind in kinds)
-            if outbox.is_live(session, key=key)]  # a DM that failed for good has nothing to edit
-    if not keys:
+    dms = [key for key in (keys.standup_dm(run.id, user_id, kind) for kind in kinds)
+           if outbox.is_live(session, key=key)]  # a DM that failed for good has nothing to edit
+    if not dms:
         return
     message = templates.render("standups/prompt.yaml.j2", language=language, answered=True, name=standup.name,
                                channel=standup.channel, run_id=run.id, date=run.local_date.isoformat(),
                                report_at=run.report_at)
-    for key in keys:
-        services.delivery.queue(session, key=f"{key}:answered", team_id=run.team_id, method="chat.update",
-                                now=now, text=message["text"], blocks=message["blocks"], **{REF: key})
+    for dm in dms:
+        services.delivery.queue(session, key=keys.standup_answered(dm), team_id=run.team_id, method="chat.update",
+                                now=now, text=message["text"], blocks=message["blocks"], **{REF: dm})
 
 
 def edit_answer(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -182,14 +182,6 @@ def _update_open_reports(services: Services, session, *, team_id: str, user_id: 
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action("standup_fill")
-    async def on_fill(ack, body, action):
-        await ack()
-        await services.in_thread(fill_in, services, body=body, run_id=int(action["value"]))
-
-    @app.action("standup_skip")
-    async def on_skip(ack, body, action):
-        await ack()
-        await services.in_thread(skip, services, body=body, run_id=int(action["value"]))
-
-    app.view("standup_answer")(view_listener(services, submit_answer))
+    app.action("standup_fill")(ack_then(services, fill_in))
+    app.action("standup_skip")(ack_then(services, skip))
+    app.view("standup_answer")(ack_with(services, submit_answer))

@@ -6,13 +6,9 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, rule_error_message
-from handlers.requests.triage import open_modal, plain, who  # noqa: F401  (re-exported for the standup modules)
+from handlers.common import Services
 from models import workspaces
 from models.db import session_scope
-from models.errors import RuleError
-
-TRIGGER_TOO_OLD = "requests/too_slow.yaml.j2"
 
 
 def display_names(services: Services, team_id: str, users: list[str]) -> dict[str, str]:
@@ -35,15 +31,6 @@ def display_names(services: Services, team_id: str, users: list[str]) -> dict[st
     return names
 
 
-def error_reply(services: Services, team_id: str, user_id: str, error: RuleError) -> dict:
-    return rule_error_message(error, language=services.language_of(team_id, user_id))
-
-
 def notice(language: str, key: str, **params) -> dict:
     """A short ephemeral confirmation ("paused", "deleted", …) from standups/notice.yaml.j2."""
     return templates.render("standups/notice.yaml.j2", language=language, key=key, p=params)
-
-
-def respond(services: Services, body: dict, message: dict) -> None:
-    if body.get("response_url"):
-        services.delivery.respond(body["response_url"], {**message, "replace_original": False})

@@ -8,6 +8,7 @@ from datetime import timedelta
 import templates
 from clock import utcnow
 from handlers.common import Services, admin_and_language
+from models import mentions
 from models.db import session_scope
 from models.errors import RuleError
 from models.standups.manage import find_standup
@@ -15,7 +16,6 @@ from models.standups.schedule import zone
 from models.standups.stats import standup_stats, user_history
 from models.workspaces import get_member
 
-_USER = re.compile(r"^<@([A-Z0-9]+)(\|[^>]*)?>$")
 _DAYS = re.compile(r"^(\d{1,3})d$")
 MAX_DAYS = 366
 
@@ -45,10 +45,9 @@ def history(services: Services, *, command: dict, words: list[str]) -> dict:
     days, rest = _days(words, 14)
     target = user_id
     if rest:
-        match = _USER.match(rest[0])
-        if not match:
+        target = mentions.user_id(rest[0])
+        if not target:
             raise RuleError("standups.bad_user", given=rest[0])
-        target = match[1]
     with session_scope(services.engine) as session:
         since = _today(services, session, team_id, user_id) - timedelta(days=days - 1)
         rows = user_history(session, team_id=team_id, user_id=target, since=since)

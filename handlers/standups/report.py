@@ -1,6 +1,6 @@
 """The day's report: one parent message in the report channel, edited in place.
 
-The parent is posted once under `standup:run:{id}:report`; every later change queues a
+The parent is posted once (models/keys.py: standup_report); every later change queues a
 chat.update by reference under a new version key. Above 20 participants each person's
 answers go in the thread (one reply per person, edited in place on a change).
 """
@@ -14,12 +14,9 @@ from sqlmodel import Session, select
 import templates
 from delivery import REF, THREAD
 from handlers.common import Services
+from models import keys
 from models.standups import Standup, StandupAnswer, StandupRun
 from models.standups.answers import report_state
-
-
-def report_key(run: StandupRun) -> str:
-    return f"standup:run:{run.id}:report"
 
 
 def lock_run(session: Session, run_id: int) -> StandupRun | None:
@@ -33,12 +30,12 @@ def queue_report(services: Services, session: Session, *, standup: Standup, run:
     state = report_state(session, standup=standup, run=run)
     language = services.workspace(session, run.team_id).language
     message = templates.render("standups/report.yaml.j2", language=language, r=state)
-    queue, key = services.delivery.queue, report_key(run)
+    queue, key = services.delivery.queue, keys.standup_report(run.id)
     args = dict(team_id=run.team_id, now=now, text=message["text"], blocks=message["blocks"])
     run.report_version += 1
     session.add(run)
     if not queue(session, key=key, method="chat.postMessage", channel=standup.channel, unfurl_links=False, **args):
-        queue(session, key=f"{key}:v{run.report_version}", method="chat.update", **{REF: key}, **args)
+        queue(session, key=keys.edit(key, run.report_version), method="chat.update", **{REF: key}, **args)
     if state["threaded"] and changed_user:
         _queue_reply(services, session, standup=standup, run=run, user_id=changed_user, language=language,
                      state=state, now=now)
@@ -53,8 +50,8 @@ def _queue_reply(services: Services, session: Session, *, standup: Standup, run:
     entry = next(e for e in state["entries"] if e["user"] == user_id)
     reply = templates.render("standups/answer_reply.yaml.j2", language=language, e=entry,
                              questions=state["questions"])
-    key = f"{report_key(run)}:answer:{user_id}"
+    key = keys.standup_answer(run.id, user_id)
     queue = services.delivery.queue
     args = dict(team_id=run.team_id, now=now, text=reply["text"], blocks=reply["blocks"])
-    if not queue(session, key=key, method="chat.postMessage", **{THREAD: report_key(run)}, **args):
-        queue(session, key=f"{key}:v{run.report_version}", method="chat.update", **{REF: key}, **args)
+    if not queue(session, key=key, method="chat.postMessage", **{THREAD: keys.standup_report(run.id)}, **args):
+        queue(session, key=keys.edit(key, run.report_version), method="chat.update", **{REF: key}, **args)

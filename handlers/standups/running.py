@@ -17,7 +17,7 @@ from sqlmodel import select
 import templates
 from handlers.common import Services
 from handlers.standups.report import lock_run, queue_report
-from models import workspaces
+from models import keys, workspaces
 from models.db import session_scope
 from models.standups import Standup
 from models.standups.schedule import PROMPT, Due, claim_sends, due_work
@@ -83,11 +83,6 @@ def _languages(services: Services, session, batch: list[Due]) -> dict[str, str]:
     return languages
 
 
-def dm_key(run_id: int, user_id: str, kind: str) -> str:
-    """The outbox key of a prompt or nudge DM (kind "prompt", "nudge:60")."""
-    return f"standup:run:{run_id}:{user_id}:{kind}"
-
-
 def _prompt_dm(due: Due, rendered: dict, language: str) -> dict:
     key = (language, due.kind, due.run.id)
     if key not in rendered:  # the same words for everyone in a run: render once per language
@@ -95,7 +90,7 @@ def _prompt_dm(due: Due, rendered: dict, language: str) -> dict:
                                          name=due.standup.name, channel=due.standup.channel, run_id=due.run.id,
                                          date=due.run.local_date.isoformat(), report_at=due.run.report_at)
     message = rendered[key]
-    return {"key": dm_key(due.run.id, due.user_id, due.kind), "team_id": due.run.team_id,
+    return {"key": keys.standup_dm(due.run.id, due.user_id, due.kind), "team_id": due.run.team_id,
             "method": "chat.postMessage", "channel": due.user_id, "text": message["text"],
             "blocks": message["blocks"]}
 

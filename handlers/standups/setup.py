@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -9,17 +10,10 @@ from slack_bolt.async_app import AsyncApp
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, form_values
-from handlers.requests.config import bot_is_in
-from handlers.standups.common import (
-    TRIGGER_TOO_OLD,
-    display_names,
-    notice,
-    open_modal,
-    plain,
-    rule_error_message,
-)
-from handlers.submissions import once_per_submission
+from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
+from handlers.listeners import Outcome, ack_with
+from handlers.standups.common import display_names, notice
+from models import keys
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests.forms import FormErrors
@@ -51,9 +45,7 @@ def open_new(services: Services, *, command: dict, words: list[str]) -> dict | N
               "questions": None,  # the template writes the three default questions in the user's language
               "blocker": True, "nudges": "60", "report_after": "120", "holidays": "", "holiday_country": ""}
     view = _modal(language, values=values, mode="new", metadata={"mode": "new"})
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
 def open_edit(services: Services, *, command: dict, words: list[str]) -> dict | None:
@@ -74,15 +66,13 @@ def open_edit(services: Services, *, command: dict, words: list[str]) -> dict | 
                   "holidays": ", ".join(standup.holidays), "holiday_country": standup.holiday_country or ""}
         metadata = {"mode": "edit", "id": standup.id}
     view = _modal(language, values=values, mode="edit", metadata=metadata)
-    if not open_modal(services, command["trigger_id"], view):
-        return templates.render(TRIGGER_TOO_OLD, language=language)
-    return None
+    return open_modal(services, command["trigger_id"], view, language=language)
 
 
-def submit(services: Services, *, body: dict) -> tuple[dict | None, int | None]:
-    """Validate and save; inline errors leave nothing saved. Returns (the ack, the saved standup's id)."""
+def submit(services: Services, body: dict) -> Outcome:
+    """Validate and save, then learn the participants' names; inline errors leave nothing saved."""
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
-    metadata = json.loads(view.get("private_metadata") or "{}")
+    metadata = metadata_of(view)
     admin, language = admin_and_language(services, team_id, user_id)
     now = utcnow()
     try:
@@ -97,18 +87,15 @@ def submit(services: Services, *, body: dict) -> tuple[dict | None, int | None]:
                 standup = create_standup(session, team_id=team_id, owner=user_id, form=form, names={}, now=now)
             saved = notice(language, "saved", name=standup.name, channel=standup.channel,
                            next=_next(session, standup, now))
-            services.delivery.queue(session, key=f"standups:saved:{view['id']}:{view.get('hash') or ''}",
+            services.delivery.queue(session, key=keys.standup_saved(view["id"], view.get("hash") or ""),
                                     team_id=team_id, method="chat.postMessage", now=now, channel=user_id,
                                     text=saved["text"], blocks=saved["blocks"])
     except FormErrors as problems:
-        listed = [(block, key, params) for block, (key, params) in problems.errors.items()]
-        return {"response_action": "errors",
-                "errors": templates.messages("standups/form_errors.yaml.j2", language=language, errors=listed)}, None
+        return Outcome.form_errors(problems, template="standups/form_errors.yaml.j2", language=language)
     except RuleError as error:
-        message = plain(rule_error_message(error, language=language)["text"])
-        return {"response_action": "errors", "errors": {"name": message}}, None
+        return Outcome.refused(error, language=language, block="name")
     services.delivery.kick()
-    return None, standup.id
+    return Outcome(then=functools.partial(learn_names, services, team_id=team_id, standup_id=standup.id))
 
 
 def learn_names(services: Services, *, team_id: str, standup_id: int) -> None:
@@ -174,10 +161,4 @@ def delete(services: Services, *, command: dict, words: list[str]) -> dict:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def setup_submitted(ack, body):
-        answer, standup_id = await services.in_thread(submit, services, body=body)
-        await ack(**answer) if answer else await ack()
-        if standup_id is not None:
-            await services.in_thread(learn_names, services, team_id=body["team"]["id"], standup_id=standup_id)
-
-    app.view("standup_setup")(once_per_submission(services, setup_submitted))
+    app.view("standup_setup")(ack_with(services, submit))

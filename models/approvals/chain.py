@@ -1,4 +1,4 @@
-"""The chain: its stages as data, their checks, conditions, and business-hour arithmetic.
+"""The chain: its stages as data, their checks and conditions.
 
 A stage, as stored and as written in approvals.yaml or the config modal:
 
@@ -17,18 +17,14 @@ which asks Slack, and then calls `check_quorum` on the expanded approvers.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import yaml
 
+from models import mentions
 from models.errors import RuleError
 from models.requests.forms import SUPPORT
 
-USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,20})(\|[^>]*)?>?$")
-GROUP = re.compile(r"^<?!?(?:subteam\^)?(S[A-Z0-9]{2,20})(\|[^>]*)?>?$")
 MAX_STAGES = 10
 NAME_LIMIT = 80
 DUE_LOW, DUE_HIGH = 1, 720
@@ -65,10 +61,10 @@ def check_chain(data) -> list[dict]:
 
 
 def _user(value, *, stage: str) -> str:
-    match = USER.match(str(value).strip())
-    if not match:
+    user = mentions.user_id(value)
+    if not user:
         raise RuleError("approvals.bad_user", stage=stage, given=str(value)[:40])
-    return match.group(1)
+    return user
 
 
 def _check_stage(raw, number: int) -> dict:
@@ -88,10 +84,9 @@ def _check_stage(raw, number: int) -> dict:
     approvers = list(dict.fromkeys(_user(a, stage=name) for a in approvers))
     group = None
     if raw.get("usergroup"):
-        match = GROUP.match(str(raw["usergroup"]).strip())
-        if not match:
+        group = mentions.group_id(raw["usergroup"])
+        if not group:
             raise RuleError("approvals.bad_group", stage=name, given=str(raw["usergroup"])[:40])
-        group = match.group(1)
     if not approvers and not group:
         raise RuleError("approvals.empty_stage", stage=name)
     mode = raw.get("mode", "any")
@@ -156,17 +151,3 @@ def needed(stage: dict) -> int:
     if mode == "all":
         return len(stage["approvers"])
     return int(mode)
-
-
-def add_business_hours(start: datetime, hours: float, zone: ZoneInfo) -> datetime:
-    """`start` plus `hours` counted only on Monday–Friday (whole days, in `zone`)."""
-    moment, remaining = start.astimezone(zone), timedelta(hours=hours)
-    while remaining > timedelta(0) or moment.weekday() >= 5:  # a deadline never falls on a weekend
-        if moment.weekday() >= 5:  # weekend: jump to Monday 00:00
-            moment = (moment + timedelta(days=7 - moment.weekday())).replace(hour=0, minute=0, second=0,
-                                                                           microsecond=0)
-            continue
-        midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        step = min(remaining, midnight - moment)
-        moment, remaining = moment + step, remaining - step
-    return moment.astimezone(start.tzinfo)

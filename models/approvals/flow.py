@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from models.approvals.chain import add_business_hours, applies, needed
+from models.approvals.chain import applies, needed
 from models.approvals.tables import ApprovalDecision, ApprovalDelegation, ApprovalEvent, ApprovalRun
+from models.business_time import add_business_hours
 from models.db import insert_once
 from models.errors import RuleError
 from models.requests import Request

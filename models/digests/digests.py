@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
+from models import keys
 from models.db import insert_once
 from models.digests.tables import SCHEDULED, Digest, DigestSend, Metric
 from models.errors import RuleError
@@ -165,7 +166,7 @@ def record_send(session: Session, *, digest: Digest, period_start: date, kind: s
     slot = SCHEDULED if kind == SCHEDULED else kind if once else f"{kind}:{uuid.uuid4().hex}"
     send = DigestSend(digest_id=digest.id, team_id=digest.team_id, period_start=period_start, slot=slot, kind=kind,
                       sent_by=actor, template_used=template_used, fell_back=fell_back,
-                      message_key=f"digests:{digest.id}:{period_start.isoformat()}:{slot}", created_at=now)
+                      message_key=keys.digest_send(digest.id, period_start, slot), created_at=now)
     return send if insert_once(session, send) else None
 
 

@@ -8,7 +8,7 @@ matches no row, and it is told what happened instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -247,15 +247,6 @@ def add_comment(session: Session, *, team_id: str, request_id: int, author: str,
     event = _record(session, request, actor=author, action="replied", from_status="need_info", to_status="new",
                     now=now)
     return Change(request, event)
-
-
-def business_days_between(start: date, end: date) -> int:
-    """Whole Monday–Friday days after `start` up to and including `end`."""
-    days, cursor = 0, start
-    while cursor < end:
-        cursor = date.fromordinal(cursor.toordinal() + 1)
-        days += cursor.weekday() < 5
-    return days
 
 
 def set_status(session: Session, request: Request, *, actor: str, action: str, to_status: str, now: datetime,

@@ -14,6 +14,7 @@ from models.approvals.chain import check_chain
 from models.db import session_scope
 from models.requests import Request
 from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, Workspace
 from tests.requests.conftest import workspace as requests_workspace  # noqa: F401  (a fixture)
 from tests.slack.payloads import action, state_value
@@ -93,8 +94,8 @@ def cards(slack, user) -> list[dict]:
 
 
 def card_for(slack, user, ref: str, stage: str) -> dict:
-    return wait_until(lambda: next((m for m in cards(slack, user) if f"{ref} " in m["text"] and m["text"].endswith(
-        f"· {stage}")), None), message=f"{user}'s card for {ref} {stage}")
+    return drained(lambda: next((m for m in cards(slack, user) if f"{ref} " in m["text"] and m["text"].endswith(
+        f"· {stage}")), None), f"{user}'s card for {ref} {stage}")
 
 
 def buttons(card: dict) -> set[str]:
@@ -130,5 +131,5 @@ def events(tandem, request) -> list[str]:
 
 
 def ephemerals(slack, user, count=1) -> list[dict]:
-    return wait_until(lambda: len(found := [e for e in slack.ephemerals if e["user"] == user]) >= count and found,
-                      message=f"an ephemeral message for {user}")
+    return drained(lambda: len(found := [e for e in slack.ephemerals if e["user"] == user]) >= count and found,
+                   f"an ephemeral message for {user}")

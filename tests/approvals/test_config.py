@@ -10,6 +10,7 @@ from models.errors import RuleError
 from settings import ConfigurationError
 from tests.approvals.conftest import FIN1, FINANCE_GROUP, LEAD1, LEAD2, PROD1, file_activity, modal_of, run_of
 from tests.conftest import SETTINGS_ADMIN, wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OUTSIDER, TRIAGE
 from tests.slack.payloads import state_value
 
@@ -66,8 +67,8 @@ def test_an_admin_saves_a_chain_that_then_routes_requests(sender, slack, tandem,
     assert view["callback_id"] == "approval_config"
     assert "Ops lead" in view["blocks"][1]["element"]["initial_value"]  # prefilled with the current chain
     assert submit(sender, slack, view, GOOD) is None
-    wait_until(lambda: any("chain saved: 2 stages" in m["text"] for m in slack.messages(SETTINGS_ADMIN)),
-               message="the admin's confirmation")
+    drained(lambda: any("chain saved: 2 stages" in m["text"] for m in slack.messages(SETTINGS_ADMIN)),
+            "the admin's confirmation")
     request = file_activity(sender, slack, tandem, budget=20000)
     run = run_of(tandem, request)
     assert [s["name"] for s in run.stages] == ["Ops lead", "Finance"] and run.stages[1]["approvers"] == [FIN1]
@@ -86,7 +87,7 @@ def test_without_a_chain_activity_requests_go_straight_to_triage(sender, slack, 
     with session_scope(tandem.engine) as session:
         session.delete(session.get(ApprovalConfig, workspace.team_id))
     request = file_activity(sender, slack, tandem)
-    wait_until(lambda: slack.messages(TRIAGE), message="the triage card")
+    drained(lambda: slack.messages(TRIAGE), "the triage card")
     assert run_of(tandem, request) is None
 
 

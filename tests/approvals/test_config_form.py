@@ -15,6 +15,7 @@ from tests.approvals.conftest import (
     set_chain,
 )
 from tests.conftest import SETTINGS_ADMIN, wait_until
+from tests.outbox import drained
 from tests.slack.payloads import state_value
 
 SIMPLE = [
@@ -75,8 +76,8 @@ def test_the_form_shows_the_chain_and_saves_what_the_admin_picks(sender, slack, 
     assert [(s["name"], s["approvers"], s["mode"], s["due_hours"], s["backup"], s["when"]) for s in stages] == [
         ("Ops lead", [LEAD1, LEAD2], 2, 16, None, None),
         ("Finance", [FIN1], "any", 24, None, {"field": "budget", "at_least": "10000"})]
-    wait_until(lambda: any("chain saved: 2 stages" in m["text"] for m in slack.messages(SETTINGS_ADMIN)),
-               message="the admin's confirmation")
+    drained(lambda: any("chain saved: 2 stages" in m["text"] for m in slack.messages(SETTINGS_ADMIN)),
+            "the admin's confirmation")
     request = file_activity(sender, slack, tandem, budget=20000)
     assert [s["name"] for s in run_of(tandem, request).stages] == ["Ops lead", "Finance"]
 

@@ -9,6 +9,7 @@ from models.approvals import queries
 from models.db import session_scope
 from tests.approvals.conftest import LEAD1, LEAD2, PROD1, PROD2, click, file_activity, modal_of
 from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS
 from tests.slack.payloads import app_home_opened, state_value
 
@@ -41,7 +42,7 @@ def test_pending_and_home_show_what_waits_for_me(sender, slack, tandem, workspac
     assert "Awaiting your approval: 1." in mine["text"] and "REQ-1" in str(mine["blocks"])
     assert "Nothing awaits" in sender.command("/approval", "pending", user_id=OPS).json()["text"]
     sender.event(app_home_opened(LEAD2))
-    home = wait_until(lambda: (slack.views.get(LEAD2) or {}).get("home"), message="the Home tab")
+    home = drained(lambda: (slack.views.get(LEAD2) or {}).get("home"), "the Home tab")
     texts = [b.get("text", {}).get("text", "") for b in home["blocks"]]
     assert "Awaiting my approval (1)" in texts and any("REQ-2" in t for t in texts)
 
@@ -86,8 +87,8 @@ def test_a_chinese_approver_gets_a_chinese_card_and_usage_is_listed(sender, slac
     file_activity(sender, slack, tandem)
     from tests.approvals.conftest import buttons, card_for
 
-    card = wait_until(lambda: next((m for m in slack.messages(LEAD1) if "REQ-1" in m["text"]), None),
-                      message="the Chinese card")
+    card = drained(lambda: next((m for m in slack.messages(LEAD1) if "REQ-1" in m["text"]), None),
+                   "the Chinese card")
     assert card["text"].startswith("需要审批") and "批准" in str(card["blocks"])
     assert "approval_approve" in buttons(card_for(slack, LEAD2, "REQ-1", "Ops lead"))
     usage = sender.command("/approval", "frobnicate", user_id=OPS).json()

@@ -1,7 +1,6 @@
 """Rules checked on the server whatever the card showed: who may decide, own requests, one person
 per stage, double clicks, stale cards. Each refusal reaches only the clicker and changes nothing."""
 
-import threading
 
 from handlers.common import rule_error_message
 from models.errors import RuleError
@@ -19,6 +18,7 @@ from tests.approvals.conftest import (
     run_of,
     set_chain,
 )
+from tests.conftest import at_once
 from tests.requests.conftest import OUTSIDER
 from tests.slack.payloads import action
 
@@ -89,12 +89,7 @@ def test_the_same_approver_setting_allows_two_stages(sender, slack, tandem, work
 def test_a_double_click_records_one_decision_and_a_stale_card_changes_nothing(sender, slack, tandem, workspace):
     request = file_activity(sender, slack, tandem)
     card = card_for(slack, LEAD1, "REQ-1", "Ops lead")
-    clicks = [threading.Thread(target=sender.action, args=(LEAD1, [action("approval_approve")]),
-                               kwargs={"message": card}) for _ in range(2)]
-    for thread in clicks:
-        thread.start()
-    for thread in clicks:
-        thread.join()
+    at_once(*[lambda: sender.action(LEAD1, [action("approval_approve")], message=card)] * 2)
     [told] = ephemerals(slack, LEAD1)
     assert "already decided" in told["text"] and f"<@{LEAD1}>" in told["text"]
     sender.action(LEAD2, [action("approval_approve")], message=card)  # LEAD2 clicks an old copy

@@ -25,7 +25,8 @@ from tests.approvals.conftest import (
     run_of,
     stored,
 )
-from tests.conftest import wait_until
+from tests.conftest import at_once, wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, TRIAGE
 from tests.slack.payloads import action, state_value
 
@@ -37,7 +38,7 @@ def test_filing_an_activity_request_sends_cards_to_the_first_stage_not_to_triage
         card = card_for(slack, lead, "REQ-1", "Ops lead")
         assert buttons(card) == {"approval_approve", "approval_reject", "approval_changes"}
         assert "Stage 1 of 2" in str(card["blocks"]) and "20% off everything" in str(card["blocks"])
-    dm = wait_until(lambda: slack.messages(OPS), message="the requester's DM")[0]
+    dm = drained(lambda: slack.messages(OPS), "the requester's DM")[0]
     assert "REQ-1" in dm["text"] and "waiting for approval" in dm["text"] and "Ops lead" in dm["text"]
     tandem.settle()
     assert slack.messages(TRIAGE) == [] and cards(slack, PROD1) == []
@@ -59,7 +60,7 @@ def test_three_stage_chain_any_all_and_two_of_three_then_accepted_in_triage(send
     tandem.settle()
     assert stored(tandem, request).status == "in_approval"
     click(sender, slack, TECH3, "REQ-1", "Tech")
-    triage = wait_until(lambda: slack.messages(TRIAGE), message="the triage card")[0]
+    triage = drained(lambda: slack.messages(TRIAGE), "the triage card")[0]
     assert triage["text"].endswith("· Accepted") and "request_start" in str(triage["blocks"])
     tandem.settle()
     assert stored(tandem, request).status == "accepted"
@@ -99,7 +100,7 @@ def test_reject_needs_a_reason_and_declines_the_request(sender, slack, tandem, w
     assert errors == {"reason": "Please give a reason."}
     assert decisions(tandem, request) == []
     assert submit_reason(sender, slack, LEAD1, view, "No budget this quarter") is None
-    wait_until(lambda: "declined" in slack.messages(OPS)[-1]["text"], message="the requester told")
+    drained(lambda: "declined" in slack.messages(OPS)[-1]["text"], "the requester told")
     assert "No budget this quarter" in str(slack.messages(OPS)[-1]["blocks"])
     tandem.settle()
     assert stored(tandem, request).status == "declined"
@@ -112,7 +113,7 @@ def test_request_changes_goes_back_to_the_requester_whose_edit_restarts_the_chai
     request = file_activity(sender, slack, tandem)
     view = reason_modal(sender, slack, LEAD1, "REQ-1", "Ops lead", "approval_changes")
     assert submit_reason(sender, slack, LEAD1, view, "Add the target metric") is None
-    wait_until(lambda: "needs changes" in slack.messages(OPS)[-1]["text"], message="the requester told")
+    drained(lambda: "needs changes" in slack.messages(OPS)[-1]["text"], "the requester told")
     assert stored(tandem, request).status == "need_info"
     first_round = len(cards(slack, LEAD1))
     sender.command("/request", "edit REQ-1", user_id=OPS)
@@ -122,36 +123,25 @@ def test_request_changes_goes_back_to_the_requester_whose_edit_restarts_the_chai
     values = activity_values(effect="GMV +25%")
     values.pop("kind")
     assert sender.view_submission(OPS, view, values).status == 200
-    wait_until(lambda: len(cards(slack, LEAD1)) == first_round + 1, message="a new card for the new round")
+    drained(lambda: len(cards(slack, LEAD1)) == first_round + 1, "a new card for the new round")
     assert run_of(tandem, request).round == 2 and stored(tandem, request).status == "in_approval"
     assert "approval_approve" in buttons(cards(slack, LEAD1)[-1])
 
 
 def test_any_of_concurrent_clicks_exactly_one_completes_the_stage(sender, slack, tandem, workspace):
-    import threading
-
     for round_ in range(3):
         request = file_activity(sender, slack, tandem, title=f"Race {round_}")
         ref = f"REQ-{request.number}"
         messages = {lead: card_for(slack, lead, ref, "Ops lead") for lead in (LEAD1, LEAD2)}
-        barrier, results = threading.Barrier(3), {}
-
-        def clicker(user, results=results, barrier=barrier, messages=messages):
-            barrier.wait()
-            results[user] = sender.action(user, [action("approval_approve")], message=messages[user])
-
-        threads = [threading.Thread(target=clicker, args=(user,)) for user in (LEAD1, LEAD2, LEAD1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(*[lambda user=user, card=messages[user]: sender.action(user, [action("approval_approve")], message=card)
+                  for user in (LEAD1, LEAD2, LEAD1)])
         tandem.settle()
         rows = [d for d in decisions(tandem, request) if d[0] == "Ops lead"]
         assert len(rows) == 1, rows
         winner = rows[0][1]
         loser = LEAD2 if winner == LEAD1 else LEAD1
-        told = wait_until(lambda r=ref: len(found := [e for e in slack.ephemerals if r in e["text"]]) >= 2 and found,
-                          message="the two losing clicks told")
+        told = drained(lambda r=ref: len(found := [e for e in slack.ephemerals if r in e["text"]]) >= 2 and found,
+                       "the two losing clicks told")
         assert len(told) == 2 and all("already decided" in e["text"] and f"<@{winner}>" in e["text"] for e in told)
         assert loser in {e["user"] for e in told}  # the other lead, and the winner's own double click if LEAD1 won
         assert run_of(tandem, request).current_stage == 1

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.approvals import timers
-from models.approvals.chain import add_business_hours
+from models.business_time import add_business_hours
 from models.db import session_scope
 from tests.approvals.conftest import (
     BACKUP,
@@ -27,6 +27,7 @@ from tests.approvals.conftest import (
     run_of,
 )
 from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS
 from tests.slack.payloads import action
 
@@ -49,9 +50,9 @@ def test_a_key_field_edit_after_an_approval_resets_and_restarts_the_chain(sender
     edit(sender, slack, request, effect="GMV +40%")
     run = wait_until(lambda: (r := run_of(tandem, request)).round == 2 and r, message="the second round")
     assert run.current_stage == 0 and run.status == "running"
-    wait_until(lambda: len(cards(slack, LEAD1)) == 2, message="a new card for LEAD1")
+    drained(lambda: len(cards(slack, LEAD1)) == 2, "a new card for LEAD1")
     for user in (LEAD1, PROD1, PROD2):  # the decider and the pending approvers are told why
-        wait_until(lambda u=user: any("start again" in m["text"] for m in slack.messages(u)), message=f"{user} told")
+        drained(lambda u=user: any("start again" in m["text"] for m in slack.messages(u)), f"{user} told")
     tandem.settle()
     assert "reset" in events(tandem, request)
     assert buttons(card_for(slack, PROD2, "REQ-1", "Product")) == set()  # the old round's cards are dead
@@ -107,11 +108,11 @@ def test_reminder_at_half_time_and_escalation_to_the_backup_at_due_time(sender, 
     assert timers.sweep(services, now=run.stage_remind_at) == 2      # LEAD1 and LEAD2
     assert timers.sweep(services, now=run.stage_remind_at + timedelta(minutes=5)) == 0  # once
     for lead in (LEAD1, LEAD2):
-        wait_until(lambda u=lead: any(m["text"].startswith("Reminder: REQ-1") for m in slack.messages(u)),
-                   message="the reminder")
+        drained(lambda u=lead: any(m["text"].startswith("Reminder: REQ-1") for m in slack.messages(u)),
+                "the reminder")
     assert timers.sweep(services, now=run.stage_due_at) == 1
     assert timers.sweep(services, now=run.stage_due_at + timedelta(minutes=5)) == 0
-    wait_until(lambda: any("backup approver" in m["text"] for m in slack.messages(OPS)), message="requester told")
+    drained(lambda: any("backup approver" in m["text"] for m in slack.messages(OPS)), "requester told")
     click(sender, slack, BACKUP, "REQ-1", "Ops lead")
     card_for(slack, PROD1, "REQ-1", "Product")
     tandem.settle()

@@ -12,7 +12,7 @@ from models.db import session_scope
 from models.digests import Digest, digests, metrics
 from models.digests.week import last_complete_week
 from models.requests import Request, RequestEvent
-from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.slack import ADMIN
 
 LEAD = "C0LEAD"
@@ -26,8 +26,8 @@ def reply(sender, slack, command: str, text: str, user: str = ADMIN) -> dict:
     body = response.json()
     if body and body.get("text"):
         return body
-    return wait_until(lambda: (e := [x for x in slack.ephemerals if x["user"] == user])[before:] and e[-1],
-                      message=f"the answer to {command} {text}")
+    return drained(lambda: (e := [x for x in slack.ephemerals if x["user"] == user])[before:] and e[-1],
+                   f"the answer to {command} {text}")
 
 
 def weeks(now: datetime | None = None) -> tuple[date, date]:

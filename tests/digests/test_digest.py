@@ -15,6 +15,7 @@ from scheduler import Scheduler
 from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, add_request, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_metrics import refusal
+from tests.outbox import drained
 from tests.slack import ADMIN, ALICE, GENERAL
 from tests.slack.payloads import state_value
 
@@ -28,7 +29,7 @@ def posted(slack, count: int = 1) -> list[dict]:
     def top_level():
         return [m for m in slack.messages(LEAD) if m.get("thread_ts") in (None, m["ts"])]
 
-    return wait_until(lambda: len(m := top_level()) >= count and m, message="the digest in the channel")
+    return drained(lambda: len(m := top_level()) >= count and m, "the digest in the channel")
 
 
 def all_text(message: dict) -> str:
@@ -71,7 +72,7 @@ def test_send_now_posts_text_first_then_the_chart_in_its_thread(sender, slack, t
     assert "▲ +20 (+18.2%)" in all_text(message) and "backfill" not in message["text"]
     assert "• New feature: 1 opened, 1 accepted, 1 done, 0 declined\nMedian time to triage: 2.0 h · " \
            "median time to done: 30.0 h" in all_text(message) and "*Shipped*\n• REQ-1 Request 1" in all_text(message)
-    chart = wait_until(lambda: [f for f in slack.files if f.completed], message="the chart")[0]
+    chart = drained(lambda: [f for f in slack.files if f.completed], "the chart")[0]
     assert chart.channel_id == LEAD and chart.thread_ts == message["ts"] and chart.content.startswith(b"\x89PNG")
     assert sends(tandem) == [(last, "now", ADMIN)]
     assert reply(sender, slack, "/digest", "send weekly later")["text"] == refusal("digests.send_usage")
@@ -180,7 +181,7 @@ def test_new_digest_modal_for_admins_with_inline_errors(sender, slack, tandem, l
     sender.command("/digest", "new leadership", user_id=ADMIN, channel_id=GENERAL)
     view = wait_until(lambda: ((slack.views.get(ADMIN) or {}).get("modals") or [None])[-1], message="a new modal")
     assert submit() == {"name": refusal("digests.digest_exists", name="leadership")}
-    dm = wait_until(lambda: slack.messages(slack.dm_channel_of(ADMIN)), message="the confirmation")[0]
+    dm = drained(lambda: slack.messages(slack.dm_channel_of(ADMIN)), "the confirmation")[0]
     assert dm["text"].startswith("Digest leadership saved: every Monday at 09:30 (Asia/Shanghai)")
     listed = reply(sender, slack, "/digest", "list")
     assert "*leadership*" in listed["blocks"][0]["text"]["text"]

@@ -11,6 +11,7 @@ from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import sends
 from tests.digests.test_metrics import refusal
+from tests.outbox import drained
 from tests.slack import ALICE, GENERAL
 from tests.slack.payloads import state_value
 
@@ -88,7 +89,7 @@ def test_edit_opens_the_modal_filled_in_and_saves_changes_in_place(sender, slack
     assert (edited.weekday, edited.hour, edited.minute, edited.timezone, edited.metrics, edited.thresholds,
             edited.targets, edited.owner) == (4, 17, 30, "Asia/Shanghai", ["DAU"], {"DAU": 5.0}, {}, ALICE)
     assert len(the_digests(tandem)) == 2
-    dm = wait_until(lambda: slack.messages(slack.dm_channel_of(ALICE)), message="the confirmation")[-1]
+    dm = drained(lambda: slack.messages(slack.dm_channel_of(ALICE)), "the confirmation")[-1]
     assert dm["text"].startswith("Digest weekly saved: every Friday at 17:30 (Asia/Shanghai)")
     refused = sender.command("/digest", "edit other", user_id=ALICE, channel_id=GENERAL)
     answer = wait_until(lambda: slack.responses(refused.sent["response_url"]), message="the refusal")[0]

@@ -6,11 +6,12 @@ import pytest
 from sqlmodel import select
 
 from clock import utcnow
-from handlers.common import rule_error_message
+from handlers.common import plain, rule_error_message
 from models.db import session_scope
 from models.digests import Metric, MetricPoint, metrics
 from models.errors import RuleError
 from tests.digests.conftest import define, reply
+from tests.outbox import drained
 from tests.slack import ALICE
 
 
@@ -134,12 +135,14 @@ def test_import_of_an_uploaded_csv_file(sender, slack, tandem):
     huge = dict(slack.add_file("huge.csv", b"x"), size=50 * 1024 * 1024)  # Slack says 50 MB: not downloaded
     assert submit(huge) == {"file": refusal("digests.csv_too_big", size_mb=50.0, limit_mb=5)}
     lying = dict(slack.add_file("lying.csv", b"DAU,2026-11-02,1\n" * 400_000), size=100)  # bigger than it said
-    assert submit(lying) == {"file": refusal("digests.csv_too_big", size_mb="> 5", limit_mb=5)}
+    errors = submit(lying)  # inline errors are plain text: "> 5", not the mrkdwn-escaped "&gt; 5"
+    assert errors == {"file": plain(refusal("digests.csv_too_big", size_mb="> 5", limit_mb=5))}
+    assert errors["file"].startswith("That CSV is > 5 MB")
     assert submit() == {"file": refusal("digests.import_usage")}
     assert points(tandem, "DAU") == {}
     good = slack.add_file("dau.csv", "\ufeffmetric,date,value\nDAU,2026-11-02,100\nDAU,2026-11-03,x\n".encode())
     assert submit(good) is None
-    dm = wait_until(lambda: slack.messages(slack.dm_channel_of(ADMIN)), message="the report")[0]
+    dm = drained(lambda: slack.messages(slack.dm_channel_of(ADMIN)), "the report")[0]
     assert dm["text"] == "Import: 1 rows accepted, 1 rejected."
     assert dm["blocks"][1]["text"]["text"] == "Line 3: " + refusal("digests.not_a_number", given="x")
     assert points(tandem, "DAU") == {"2026-11-02": 100.0}

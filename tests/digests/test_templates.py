@@ -12,6 +12,7 @@ from models.digests import DigestSend
 from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import posted
+from tests.outbox import drained
 from tests.slack import ADMIN
 
 GOOD = """text: "{{ digest.name }} {{ week.label }}"
@@ -42,7 +43,7 @@ def write(directory, name: str, text: str) -> None:
     ("text: \"{{ digest.__init__.__globals__ }}\"\n", 1, "unsafe"),
     ("text: \"x\"\nblocks:\n{% for m in metrics %}\n", 3, "TemplateSyntaxError"),
     ("text: \"{{ nothing_here }}\"\n", 1, "'nothing_here' is undefined"),
-    ("text: \"{{ digest.name }}\"\nblocks:\n  - type: banner\n", None, "unknown block type"),
+    ("text: \"{{ digest.name }}\"\nblocks:\n  - type: banner\n", None, "got 'banner' [json-pointer:/blocks/0/type]"),
 ])
 def test_the_sandbox_and_strict_undefined_refuse_with_the_line(tmp_path, source, line, words):
     write(tmp_path, "team", source)
@@ -88,8 +89,8 @@ def test_long_digests_are_split_at_slacks_limits(sender, slack, tandem, lead, te
     make_digest(tandem.engine, slack.team_id, template="many")
     reply(sender, slack, "/digest", "send weekly now")
     [first] = posted(slack)
-    replies = wait_until(lambda: [m for m in slack.replies(LEAD, first["ts"]) if m["ts"] != first["ts"]
-                                  and m.get("blocks")], 15, message="the continuation")
+    replies = drained(lambda: [m for m in slack.replies(LEAD, first["ts"]) if m["ts"] != first["ts"]
+                               and m.get("blocks")], "the continuation")
     sections = first["blocks"] + replies[0]["blocks"]
     assert len(first["blocks"]) == 45 and len(replies[0]["blocks"]) == 16 and replies[0]["text"] == "weekly (2/2)"
     assert [len(b["text"]["text"]) for b in sections[:2]] == [3000, 1002]  # "0 " + 4000 x, cut at 3000

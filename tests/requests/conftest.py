@@ -10,11 +10,12 @@ import pytest
 from clock import utcnow
 from handlers.requests import notify
 from handlers.requests.common import forget_members_cache
+from models import keys
 from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, get_config
-from tests.conftest import wait_until
+from tests.outbox import drained
 
 TRIAGE = "C0TRIAGE"
 PM1, PM2 = "U0PM1", "U0PM2"        # product team (members of the triage channel)
@@ -58,7 +59,7 @@ def file_quickly(tandem, team_id: str, requester: str = OPS, *, kind: str = "fea
         notify.queue_filed(tandem.services, session, change.request, now=utcnow())
         request = change.request
     tandem.services.delivery.kick()
-    wait_until(lambda: card_of(tandem, request) is not None, message=f"the card of REQ-{request.number}")
+    drained(lambda: card_of(tandem, request) is not None, f"the card of REQ-{request.number}")
     return request
 
 
@@ -67,4 +68,4 @@ def card_of(tandem, request: Request):
     from models.outbox import message_ref
 
     with session_scope(tandem.engine) as session:
-        return message_ref(session, key=notify.card_key(request))
+        return message_ref(session, key=keys.request_card(request.id))

@@ -7,6 +7,7 @@ from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig
 from tests.conftest import SETTINGS_ADMIN, wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, PM1, PM2, TRIAGE, file_quickly
 from tests.requests.test_triage import actions, card, card_shows, ephemeral_for
 from tests.slack import ADMIN, ALICE, GENERAL
@@ -68,7 +69,7 @@ def test_an_admin_saves_and_the_settings_take_effect(sender, slack, tandem, work
     row = stored(tandem, workspace.team_id)
     assert (row.triage_channel, row.product_team_mode, row.product_team, row.sla_business_days) == \
         (TRIAGE, "users", [PM1], 3)
-    dm = wait_until(lambda: slack.messages(ADMIN), message="the confirmation DM")[0]
+    dm = drained(lambda: slack.messages(ADMIN), "the confirmation DM")[0]
     assert dm["text"] == "Request settings saved." and f"<@{PM1}>" in str(dm["blocks"])
     sender.action(PM2, [action("request_accept")], message=card(slack, tandem, request))  # in the channel, not listed
     assert "Only the product team" in ephemeral_for(slack, PM2)[0]["text"]

@@ -8,6 +8,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.requests import Request, RequestEvent
 from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, TRIAGE, file_quickly
 from tests.slack.payloads import state_value
 
@@ -57,9 +58,9 @@ def test_file_a_feature_request_end_to_end(sender, slack, tandem, workspace):
     [request] = requests_in_db(tandem)
     assert (request.number, request.kind, request.status, request.priority) == (1, "feature", "new", "P1")
     assert request.labels == ["q4", "checkout"]
-    card = wait_until(lambda: slack.messages(TRIAGE), message="the triage card")[0]
+    card = drained(lambda: slack.messages(TRIAGE), "the triage card")[0]
     assert card["text"].startswith("REQ-1 · Bulk export")
-    dm = wait_until(lambda: slack.messages(OPS), message="the requester's DM")[0]
+    dm = drained(lambda: slack.messages(OPS), "the requester's DM")[0]
     assert "REQ-1" in dm["text"]
     assert f"/archives/{TRIAGE}/p{card['ts'].replace('.', '')}" in str(dm["blocks"])  # the card's permalink
     assert "request_edit" in str(dm["blocks"])
@@ -92,7 +93,7 @@ def test_activity_request_with_dates_support_and_budget(sender, slack, tandem, w
     assert request.title == "双十一大促 🎉"
     assert request.fields["support"] == ["design", "engineering"]
     assert (request.fields["budget_amount"], request.fields["budget_currency"]) == ("50000", "CNY")
-    card = wait_until(lambda: slack.messages(TRIAGE), message="the card")[0]
+    card = drained(lambda: slack.messages(TRIAGE), "the card")[0]
     assert f"<!date^{start}^" in str(card["blocks"])
 
 
@@ -137,7 +138,7 @@ def test_errors_are_translated_for_a_chinese_user(sender, slack, tandem, workspa
 def test_user_text_never_pings_anyone(sender, slack, tandem, workspace):
     view = open_and_pick(sender, slack, OPS)
     sender.view_submission(OPS, view, feature_values(title="<!channel> please & thanks", problem="<!here> \u202eRTL"))
-    card = wait_until(lambda: slack.messages(TRIAGE), message="the card")[0]
+    card = drained(lambda: slack.messages(TRIAGE), "the card")[0]
     assert "<!channel>" not in str(card) and "<!here>" not in str(card)
     problem = next(b["text"]["text"] for b in card["blocks"] if "Problem" in b.get("text", {}).get("text", ""))
     assert problem.endswith("&lt;!here&gt; \u202eRTL")
@@ -184,7 +185,7 @@ def test_the_requester_edits_a_new_request(sender, slack, tandem, workspace):
     assert sender.view_submission(OPS, view, feature_values(title="Much faster export")).status == 200
     [stored] = requests_in_db(tandem)
     assert (stored.title, stored.version) == ("Much faster export", 2)
-    wait_until(lambda: "Much faster export" in slack.messages(TRIAGE)[0]["text"], message="the card edited")
+    drained(lambda: "Much faster export" in slack.messages(TRIAGE)[0]["text"], "the card edited")
     cards = [m for m in slack.messages(TRIAGE) if m.get("thread_ts") in (None, m["ts"])]  # not thread lines
     assert len(cards) == 1
     with session_scope(tandem.engine) as session:
@@ -213,6 +214,6 @@ def test_without_a_triage_channel_the_requester_is_told(sender, slack, tandem):
     slack.add_user(OPS, locale="en-US")
     view = open_and_pick(sender, slack, OPS)
     sender.view_submission(OPS, view, feature_values())
-    dm = wait_until(lambda: slack.messages(OPS), message="the DM")[0]
+    dm = drained(lambda: slack.messages(OPS), "the DM")[0]
     assert "No triage channel is set up yet" in str(dm["blocks"])
     assert len(requests_in_db(tandem)) == 1

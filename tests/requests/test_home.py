@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, file_quickly
 from tests.requests.test_finding import change, file_direct, give
 from tests.slack.payloads import app_home_opened
@@ -15,8 +15,8 @@ from tests.slack.payloads import app_home_opened
 def open_home(sender, slack, user) -> dict:
     before = len([c for c in slack.calls_to("views.publish") if c.args.get("user_id") == user])
     assert sender.event(app_home_opened(user)).status == 200
-    wait_until(lambda: len([c for c in slack.calls_to("views.publish") if c.args.get("user_id") == user]) > before,
-               message=f"the Home tab of {user}")
+    drained(lambda: len([c for c in slack.calls_to("views.publish") if c.args.get("user_id") == user]) > before,
+            f"the Home tab of {user}")
     home = slack.views[user]["home"]
     assert home["type"] == "home" and len(home["blocks"]) <= 100
     return home
@@ -131,7 +131,7 @@ def test_home_tabs_follow_each_change_without_being_reopened(sender, slack, tand
     sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request))
     pick = [action("request_assign", type="users_select", selected_user=PM2)]
     sender.action(PM1, pick, message=card_shows(slack, tandem, request, "Accepted"))
-    wait_until(lambda: f"<@{PM2}>" in str(card(slack, tandem, request)["blocks"]), message="the owner on the card")
+    drained(lambda: f"<@{PM2}>" in str(card(slack, tandem, request)["blocks"]), "the owner on the card")
     sender.action(PM2, [action("request_start")], message=card(slack, tandem, request))
     tandem.settle()
     assert "In progress" in json.dumps(slack.views[OPS]["home"])  # rendered when sent: the latest state

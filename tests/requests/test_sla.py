@@ -4,7 +4,6 @@ The week used: Wednesday 2025-11-19 … Friday 21, Saturday 22, Monday 24, Tuesd
 past, so what the reminder queues is due at once); the workspace lives in Asia/Shanghai (UTC+8).
 """
 
-import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,11 +12,13 @@ from sqlmodel import select
 import templates
 from clock import utcnow
 from handlers.requests import config as config_handlers
+from models.business_time import business_days_before
 from models.db import session_scope
 from models.requests import RequestConfig, RequestReminder
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import file_request, transition
-from tests.conftest import wait_until
+from tests.conftest import at_once
+from tests.outbox import drained
 from tests.requests.conftest import FEATURE, OPS, PM1, TRIAGE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -86,7 +87,7 @@ def test_a_friday_request_is_reminded_on_monday_once_not_on_saturday(slack, tand
     run(tandem, workspace.team_id, at(SATURDAY, 10))    # no business day has passed (and no one works)
     assert reminders(slack) == [] and reminder_rows(tandem) == []
     run(tandem, workspace.team_id, at(MONDAY, 10))
-    [monday] = wait_until(lambda: reminders(slack), message="Monday's reminder")
+    [monday] = drained(lambda: reminders(slack), "Monday's reminder")
     assert monday["text"] == "Waiting for triage longer than the SLA: 1"
     assert "*REQ-1* “Faster export”" in monday["blocks"][2]["text"]["text"]
     run(tandem, workspace.team_id, at(MONDAY, 10))      # run twice: still one
@@ -142,11 +143,7 @@ def test_two_runs_at_once_send_one_reminder(slack, tandem, workspace):
     set_up(tandem, workspace.team_id)
     file_at(tandem, workspace.team_id, at(FRIDAY, 9))
     job = sla_job(tandem, workspace.team_id)
-    runs = [threading.Thread(target=job.run, args=(at(MONDAY, 10), at(MONDAY, 10))) for _ in range(2)]
-    for thread in runs:
-        thread.start()
-    for thread in runs:
-        thread.join()
+    at_once(*[lambda: job.run(at(MONDAY, 10), at(MONDAY, 10))] * 2)
     tandem.settle()
     assert len(reminders(slack)) == 1 and len(reminder_rows(tandem)) == 1
 
@@ -163,6 +160,6 @@ def test_the_reminder_speaks_the_workspace_language(slack, tandem, workspace):
 def test_business_cutoff_keeps_the_local_time_across_a_weekend_and_dst():
     new_york = ZoneInfo("America/New_York")  # DST ended on Sunday 2026-11-01
     monday = datetime(2026, 11, 2, 10, tzinfo=new_york)
-    assert config_handlers.business_cutoff(monday, new_york, 1) == datetime(2026, 10, 30, 14, tzinfo=UTC)
-    assert config_handlers.business_cutoff(monday, new_york, 2) == datetime(2026, 10, 29, 14, tzinfo=UTC)
-    assert config_handlers.business_cutoff(at(TUESDAY, 10), SHANGHAI, 1) == at(MONDAY, 10)
+    assert business_days_before(monday, new_york, 1) == datetime(2026, 10, 30, 14, tzinfo=UTC)
+    assert business_days_before(monday, new_york, 2) == datetime(2026, 10, 29, 14, tzinfo=UTC)
+    assert business_days_before(at(TUESDAY, 10), SHANGHAI, 1) == at(MONDAY, 10)

@@ -4,7 +4,6 @@ Each change must edit the one card in place, add one line to its thread and DM t
 each refusal must reach only the clicker and change nothing.
 """
 
-import threading
 
 from sqlmodel import select
 
@@ -13,7 +12,8 @@ from handlers.common import rule_error_message
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request, RequestEvent
-from tests.conftest import wait_until
+from tests.conftest import at_once, wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, TRIAGE, card_of, file_quickly
 from tests.slack.payloads import action, state_value
 
@@ -25,8 +25,8 @@ def card(slack, tandem, request) -> dict:
 
 
 def card_shows(slack, tandem, request, status: str) -> dict:
-    return wait_until(lambda: (m := card(slack, tandem, request))["text"].endswith(f"· {status}") and m,
-                      message=f"the card to show {status}")
+    return drained(lambda: (m := card(slack, tandem, request))["text"].endswith(f"· {status}") and m,
+                   f"the card to show {status}")
 
 
 def stored(tandem, request) -> Request:
@@ -53,8 +53,8 @@ def dms(slack, user) -> list[str]:
 
 
 def ephemeral_for(slack, user, count: int = 1) -> list[dict]:
-    return wait_until(lambda: len(found := [e for e in slack.ephemerals if e["user"] == user]) >= count and found,
-                      message=f"an ephemeral message for {user}")
+    return drained(lambda: len(found := [e for e in slack.ephemerals if e["user"] == user]) >= count and found,
+                   f"an ephemeral message for {user}")
 
 
 def refusal(key: str, language: str = "en", **params) -> str:
@@ -85,7 +85,7 @@ def test_accept_edits_the_card_adds_a_thread_line_and_dms_the_requester(sender, 
     request = file_quickly(tandem, workspace.team_id)
     assert sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request)).status == 200
     shown = card_shows(slack, tandem, request, "Accepted")
-    wait_until(lambda: len(dms(slack, OPS)) == 2, message="the DM about the change")
+    drained(lambda: len(dms(slack, OPS)) == 2, "the DM about the change")
     assert len(top_level(slack)) == 1 and shown["edited"]
     assert [c.args["ts"] for c in slack.calls_to("chat.update")] == [shown["ts"]]
     [actions_block] = [b for b in shown["blocks"] if b["type"] == "actions"]
@@ -106,8 +106,8 @@ def test_start_done_and_reopen_follow_the_card(sender, slack, tandem, workspace)
         sender.action(PM2, [action(action_id)], message=card(slack, tandem, request))
         card_shows(slack, tandem, request, status)
         changes = len(actions(tandem, request)) - 1
-        wait_until(lambda: len(thread(slack, tandem, request)) == changes, message="the thread line")  # noqa: B023
-    wait_until(lambda: len(dms(slack, OPS)) == 5, message="a DM per change")
+        drained(lambda: len(thread(slack, tandem, request)) == changes, "the thread line")  # noqa: B023
+    drained(lambda: len(dms(slack, OPS)) == 5, "a DM per change")
     assert actions(tandem, request) == ["filed", "accept", "start", "done", "reopen"]
     assert len(thread(slack, tandem, request)) == 4 and len(top_level(slack)) == 1
     assert len(slack.calls_to("chat.update")) == 4
@@ -160,12 +160,7 @@ def test_a_stale_button_on_a_done_request_changes_nothing(sender, slack, tandem,
 def test_a_double_click_on_accept_records_one_event(sender, slack, tandem, workspace):
     request = file_quickly(tandem, workspace.team_id)
     message = card(slack, tandem, request)
-    clicks = [threading.Thread(target=sender.action, args=(PM1, [action("request_accept")]),
-                               kwargs={"message": message}) for _ in range(2)]
-    for click in clicks:
-        click.start()
-    for click in clicks:
-        click.join()
+    at_once(*[lambda: sender.action(PM1, [action("request_accept")], message=message)] * 2)
     card_shows(slack, tandem, request, "Accepted")
     [told] = ephemeral_for(slack, PM1)
     assert "already Accepted" in told["text"]
@@ -177,24 +172,13 @@ def test_a_double_click_on_accept_records_one_event(sender, slack, tandem, works
 def race_accept_and_decline(sender, slack, tandem, request) -> dict:
     """PM2 has the Decline modal open; PM1 clicks Accept as PM2 submits, from two threads."""
     view = open_reason(sender, slack, tandem, request, PM2, "request_decline")
-    message, barrier, results = card(slack, tandem, request), threading.Barrier(2), {}
-
-    def accept():
-        barrier.wait()
-        results["accept"] = sender.action(PM1, [action("request_accept")], message=message)
-
-    def decline():
-        barrier.wait()
-        results["decline"] = sender.view_submission(
-            PM2, view, {"reason": {"reason": state_value("plain_text_input", "Out of scope")}})
-
-    racers = [threading.Thread(target=accept), threading.Thread(target=decline)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join()
-    slack.apply_view_response(view["id"], results["decline"].json())
-    return results
+    message = card(slack, tandem, request)
+    accepted, declined = at_once(
+        lambda: sender.action(PM1, [action("request_accept")], message=message),
+        lambda: sender.view_submission(PM2, view, {"reason": {"reason": state_value("plain_text_input",
+                                                                                    "Out of scope")}}))
+    slack.apply_view_response(view["id"], declined.json())
+    return {"accept": accepted, "decline": declined}
 
 
 def test_accept_and_decline_at_the_same_moment_one_wins(sender, slack, tandem, workspace):
@@ -220,7 +204,7 @@ def test_assign_sets_the_owner_once(sender, slack, tandem, workspace):
     request = file_quickly(tandem, workspace.team_id)
     pick = [action("request_assign", type="users_select", selected_user=PM2)]
     sender.action(PM1, pick, message=card(slack, tandem, request))
-    wait_until(lambda: f"<@{PM2}>" in str(card(slack, tandem, request)["blocks"]), message="the owner on the card")
+    drained(lambda: f"<@{PM2}>" in str(card(slack, tandem, request)["blocks"]), "the owner on the card")
     sender.action(PM1, pick, message=card(slack, tandem, request))        # the same person again: no change
     sender.action(OUTSIDER, pick, message=card(slack, tandem, request))
     assert ephemeral_for(slack, OUTSIDER)[0]["text"] == refusal("requests.not_product", ref="REQ-1")
@@ -234,7 +218,7 @@ def test_a_chinese_requester_hears_in_chinese(sender, slack, tandem, workspace):
     tandem.services.member(workspace.team_id, OPS_ZH)  # Tandem met them when they filed
     request = file_quickly(tandem, workspace.team_id, requester=OPS_ZH)
     sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request))
-    wait_until(lambda: len(dms(slack, OPS_ZH)) == 2, message="the DM")
+    drained(lambda: len(dms(slack, OPS_ZH)) == 2, "the DM")
     accepted = str(templates.translations("zh_CN").gettext("Accepted"))
     assert accepted != "Accepted" and dms(slack, OPS_ZH)[1] == f"REQ-1: {accepted}"
     assert thread(slack, tandem, request) == [f"<@{PM1}> accepted · New → Accepted"]  # the workspace's language
@@ -253,7 +237,7 @@ def test_decline_needs_a_reason_shown_inline(sender, slack, tandem, workspace):
     assert submit(sender, slack, PM1, view, "reason", "Not this quarter <!channel>") is None
     assert modal_of(slack, PM1) is None
     card_shows(slack, tandem, request, "Declined")
-    wait_until(lambda: len(dms(slack, OPS)) == 2, message="the DM")
+    drained(lambda: len(dms(slack, OPS)) == 2, "the DM")
     dm = slack.messages(OPS)[1]["blocks"][0]["text"]["text"]
     assert "> Not this quarter &lt;!channel&gt;" in dm and "<!channel>" not in dm
     with session_scope(tandem.engine) as session:
@@ -266,7 +250,7 @@ def test_need_info_asks_the_requester(sender, slack, tandem, workspace):
     view = open_reason(sender, slack, tandem, request, PM2, "request_need_info")
     assert submit(sender, slack, PM2, view, "reason", "Which report, daily or weekly?") is None
     card_shows(slack, tandem, request, "Needs info")
-    wait_until(lambda: len(dms(slack, OPS)) == 2, message="the DM")
+    drained(lambda: len(dms(slack, OPS)) == 2, "the DM")
     assert "Which report, daily or weekly?" in str(slack.messages(OPS)[1]["blocks"])
     assert thread(slack, tandem, request) == [
         f"<@{PM2}> asked for more information · New → Needs info\n> Which report, daily or weekly?"]
@@ -286,7 +270,7 @@ def test_duplicate_of_an_unknown_request_or_itself_is_refused_inline(sender, sla
     assert "Duplicate (REQ-1)" in str(shown["blocks"])
     row = stored(tandem, request)
     assert (row.status, row.duplicate_of) == ("duplicate", original.id)
-    wait_until(lambda: "REQ-1" in str(slack.messages(OPS)[-1]["blocks"]), message="the DM naming the original")
+    drained(lambda: "REQ-1" in str(slack.messages(OPS)[-1]["blocks"]), "the DM naming the original")
 
 
 def test_outsiders_get_no_reason_modal(sender, slack, tandem, workspace):

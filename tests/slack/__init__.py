@@ -1,8 +1,9 @@
 """A local Slack for tests: the fake Web API / Socket Mode server, payload builders and a
 signed HTTP sender. See server.py for what LocalSlack implements."""
 
+from templates.blockkit import check_blocks, check_view
+
 from . import payloads
-from .blockkit import check_blocks, check_view
 from .payloads import (
     action,
     app_home_opened,

@@ -68,13 +68,8 @@ def _trigger_id(slack: LocalSlack | None, user_id: str, trigger_id: str | None) 
     return f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}"
 
 
-def _response_url(
-    slack: LocalSlack | None,
-    response_url: str | None,
-    channel_id: str | None,
-    user_id: str,
-    message_ts: str | None = None,
-) -> str:
+def _response_url(slack: LocalSlack | None, response_url: str | None, channel_id: str | None, user_id: str,
+                  message_ts: str | None = None) -> str:
     if response_url:
         return response_url
     if slack is not None:
@@ -100,18 +95,10 @@ def _action_ts() -> str:
 # -- slash commands -------------------------------------------------------------------------
 
 
-def slash_command(
-    command: str,
-    text: str = "",
-    user_id: str = DEFAULT_USER,
-    channel_id: str = DEFAULT_CHANNEL,
-    team_id: str | None = None,
-    response_url: str | None = None,
-    trigger_id: str | None = None,
-    *,
-    slack: LocalSlack | None = None,
-    **extra: str,
-) -> dict[str, str]:
+def slash_command(command: str, text: str = "", user_id: str = DEFAULT_USER,
+                  channel_id: str = DEFAULT_CHANNEL, team_id: str | None = None,
+                  response_url: str | None = None, trigger_id: str | None = None, *,
+                  slack: LocalSlack | None = None, **extra: str) -> dict[str, str]:
     """The form fields of a slash command (all str), e.g. slash_command("/request", "new")."""
     team_id = _team_id(slack, team_id)
     fields = {
@@ -149,9 +136,8 @@ def _find_element(blocks: list, action_id: str) -> tuple[str | None, dict | None
     return None, None
 
 
-def action(
-    action_id: str, value: str | None = None, *, block_id: str | None = None, type: str = "button", **extra
-):
+def action(action_id: str, value: str | None = None, *, block_id: str | None = None, type: str = "button",
+           **extra) -> dict:
     """One entry of block_actions' "actions". Missing block_id/text/value are filled from
     the message or view when block_actions is given one."""
     entry: dict[str, Any] = {"action_id": action_id, "type": type}
@@ -182,20 +168,11 @@ def _complete_action(entry: dict, blocks: list) -> dict:
     return entry
 
 
-def block_actions(
-    user_id: str = DEFAULT_USER,
-    actions: list[dict] | None = None,
-    message: dict | None = None,
-    view: dict | None = None,
-    container: dict | None = None,
-    channel_id: str | None = None,
-    response_url: str | None = None,
-    trigger_id: str | None = None,
-    *,
-    slack: LocalSlack | None = None,
-    team_id: str | None = None,
-    state: dict | None = None,
-) -> dict:
+def block_actions(user_id: str = DEFAULT_USER, actions: list[dict] | None = None, message: dict | None = None,
+                  view: dict | None = None, container: dict | None = None, channel_id: str | None = None,
+                  response_url: str | None = None, trigger_id: str | None = None, *,
+                  slack: LocalSlack | None = None, team_id: str | None = None,
+                  state: dict | None = None) -> dict:
     """A block_actions payload: a click on a message (pass `message`, as stored by
     LocalSlack, and its channel_id) or in a view (pass `view`). Actions: see `action()`."""
     team_id = _team_id(slack, team_id)
@@ -264,16 +241,9 @@ def state_value(element_type: str, value: Any) -> dict:
     return {"type": element_type, "value": value}
 
 
-def view_submission(
-    user_id: str,
-    view: dict,
-    values: dict | None = None,
-    *,
-    slack: LocalSlack | None = None,
-    team_id: str | None = None,
-    trigger_id: str | None = None,
-    response_urls: list | None = None,
-) -> dict:
+def view_submission(user_id: str, view: dict, values: dict | None = None, *, slack: LocalSlack | None = None,
+                    team_id: str | None = None, trigger_id: str | None = None,
+                    response_urls: list | None = None) -> dict:
     """A view_submission payload for `view` (as returned by views.open), with
     values = {block_id: {action_id: state_value(...)}}."""
     team_id = _team_id(slack, team_id)
@@ -293,14 +263,8 @@ def view_submission(
     }
 
 
-def view_closed(
-    user_id: str,
-    view: dict,
-    is_cleared: bool = False,
-    *,
-    slack: LocalSlack | None = None,
-    team_id: str | None = None,
-) -> dict:
+def view_closed(user_id: str, view: dict, is_cleared: bool = False, *, slack: LocalSlack | None = None,
+                team_id: str | None = None) -> dict:
     """A view_closed payload (sent only for views opened with notify_on_close)."""
     team_id = _team_id(slack, team_id)
     return {
@@ -316,14 +280,8 @@ def view_closed(
     }
 
 
-def shortcut(
-    callback_id: str,
-    user_id: str = DEFAULT_USER,
-    *,
-    slack: LocalSlack | None = None,
-    team_id: str | None = None,
-    trigger_id: str | None = None,
-) -> dict:
+def shortcut(callback_id: str, user_id: str = DEFAULT_USER, *, slack: LocalSlack | None = None,
+             team_id: str | None = None, trigger_id: str | None = None) -> dict:
     """A global shortcut payload."""
     team_id = _team_id(slack, team_id)
     return {
@@ -339,17 +297,10 @@ def shortcut(
     }
 
 
-def message_action(
-    callback_id: str,
-    message: dict,
-    channel_id: str | None = None,
-    user_id: str = DEFAULT_USER,
-    *,
-    slack: LocalSlack | None = None,
-    team_id: str | None = None,
-    trigger_id: str | None = None,
-    response_url: str | None = None,
-) -> dict:
+def message_action(callback_id: str, message: dict, channel_id: str | None = None,
+                   user_id: str = DEFAULT_USER, *, slack: LocalSlack | None = None,
+                   team_id: str | None = None, trigger_id: str | None = None, response_url: str | None = None
+                   ) -> dict:
     """A message shortcut payload on `message` (as stored by LocalSlack)."""
     team_id = _team_id(slack, team_id)
     if channel_id is None and slack is not None:
@@ -379,14 +330,8 @@ def new_event_id() -> str:
     return "Ev" + secrets.token_hex(5).upper()
 
 
-def event_callback(
-    event: dict,
-    event_id: str | None = None,
-    team_id: str | None = None,
-    *,
-    slack: LocalSlack | None = None,
-    event_time: int | None = None,
-) -> dict:
+def event_callback(event: dict, event_id: str | None = None, team_id: str | None = None, *,
+                   slack: LocalSlack | None = None, event_time: int | None = None) -> dict:
     """The Events API body ("event_callback") wrapping `event`."""
     team_id = _team_id(slack, team_id)
     bot_user = slack.bot_user_id if slack else "UBOT"
@@ -432,15 +377,8 @@ def app_home_opened(user_id: str = DEFAULT_USER, tab: str = "home", view: dict |
     return event
 
 
-def message_event(
-    channel: str,
-    text: str,
-    user: str = DEFAULT_USER,
-    *,
-    ts: str | None = None,
-    thread_ts: str | None = None,
-    channel_type: str | None = None,
-) -> dict:
+def message_event(channel: str, text: str, user: str = DEFAULT_USER, *, ts: str | None = None,
+                  thread_ts: str | None = None, channel_type: str | None = None) -> dict:
     """A message event (wrap it with event_callback). channel_type defaults from the id."""
     ts = ts or _action_ts()
     if channel_type is None:

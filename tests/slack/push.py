@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .blockkit import check_blocks
+from templates.blockkit import check_blocks
 
 # Ids of the default world (seed=True).
 from .records import (

@@ -62,7 +62,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .blockkit import check_blocks
+from templates.blockkit import check_blocks
+
 from .faults import FaultInjection, failed_reply, reset_connection
 from .push import PushChannels
 from .records import (

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .blockkit import check_view
+from templates.blockkit import check_view
 
 # Ids of the default world (seed=True).
 from .records import (

@@ -12,6 +12,7 @@ from models.db import session_scope
 from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
 from tests.conftest import assert_replay_changes_nothing, wait_until
+from tests.outbox import drained
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 from tests.test_delivery import crash_before_recording
@@ -20,8 +21,8 @@ EVERYONE = (OWNER, NY, BERLIN, SHANGHAI)
 
 
 def prompt_of(slack, user):
-    return wait_until(lambda: [m for m in slack.messages(user) if "standup_fill" in str(m["blocks"])],
-                      message=f"the prompt of {user}")
+    return drained(lambda: [m for m in slack.messages(user) if "standup_fill" in str(m["blocks"])],
+                   f"the prompt of {user}")
 
 
 def click(sender, slack, user, action_id, message=None):
@@ -64,7 +65,7 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
         assert len(prompt_of(slack, user)) == 1
     assert answer(sender, slack, NY, "Shipped login", "Checkout", "Waiting on API keys").text in ("", "{}")
     tandem.settle()
-    [parent] = wait_until(lambda: report(slack), message="the report")
+    [parent] = drained(lambda: report(slack), "the report")
     assert "1/4 answered · 3 waiting" in parent["text"]
     assert answer(sender, slack, BERLIN, "Docs", "Tests", "none").status == 200
     assert told(slack, click(sender, slack, SHANGHAI, "standup_skip")) == "今天已跳过 daily。"
@@ -193,11 +194,16 @@ def test_a_sender_dying_midway_after_slack_took_the_posts_still_prompts_each_onc
     restore, calls = crash_before_recording(monkeypatch, after=2)  # two recorded; then it "dies" after each post
     with caplog.at_level(logging.CRITICAL, logger="tandem.delivery"):
         tick(tandem, today)
-        wait_until(lambda: len(calls) == 4, message="Slack to take all four")
+
+        def statuses() -> list[str]:
+            with session_scope(tandem.engine) as session:
+                return sorted(session.exec(select(OutboxMessage.status).where(OutboxMessage.key.endswith(":prompt"))))
+
+        # Slack took all four; two were recorded (a worker may still be committing one when the fourth
+        # call comes back, so wait for the table, not for the calls), two are left "sending".
+        wait_until(lambda: len(calls) == 4 and statuses() == ["sending", "sending", "sent", "sent"],
+                   message="two prompts recorded and two left sending")
         restore()
-        with session_scope(tandem.engine) as session:
-            stuck = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
-        assert len(stuck) == 2
         tandem.services.delivery.drain(now=datetime.now(UTC) + LEASE + timedelta(seconds=1))  # after a restart
     assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
     assert len(slack.calls_to("chat.postMessage")) == 4

@@ -5,6 +5,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.standups import Standup
 from tests.conftest import assert_replay_changes_nothing, wait_until
+from tests.outbox import drained
 from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI
 
@@ -49,8 +50,8 @@ def test_new_standup_through_the_modal(sender, slack, tandem, people):
     assert [q["blocker"] for q in standup.questions] == [False, False, True]
     assert standup.nudges == [60] and standup.report_after == 120 and standup.holidays == ["2026-12-25"]
     assert standup.holiday_country == "DE-BY"
-    wait_until(lambda: standups(tandem)[0].names[NY] == "Nick York", message="names learnt after the ack")
-    saved = wait_until(lambda: slack.messages(OWNER), message="the saved DM")[0]
+    drained(lambda: standups(tandem)[0].names[NY] == "Nick York", "names learnt after the ack")
+    saved = drained(lambda: slack.messages(OWNER), "the saved DM")[0]
     assert "Standup app-team is saved" in saved["text"]
 
 
