@@ -56,7 +56,7 @@ class WebApp:
             await send_json(send, 404, {"error": "not_found"})
 
     async def guarded_events(self, scope, receive, send) -> None:
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = headers_of(scope)
         source = (scope.get("client") or ("?",))[0]
         body, size = await read_body(headers, receive, MAX_BODY_BYTES)
         if body is None:
@@ -68,6 +68,11 @@ class WebApp:
             await send_json(send, refusal.status, {"error": refusal.reason})
             return
         await self.slack_events(scope, _replay(body, receive), send)
+
+
+def headers_of(scope) -> dict[str, str]:
+    """An ASGI request's headers by lower-case name."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers") or []}
 
 
 async def read_body(headers: dict[str, str], receive, limit: int) -> tuple[bytes | None, int | str]:

@@ -18,7 +18,7 @@ from handlers.common import Services, zone_of
 from models.db import session_scope
 from models.digests import metrics
 from models.errors import RuleError
-from web import send_json
+from web import headers_of, read_body, send_json
 
 MAX_BODY = 1024 * 1024
 MAX_POINTS = 10_000
@@ -34,9 +34,9 @@ class MetricsApi:
             self._team_id = self.services.delivery.call("auth.test")["team_id"]
         return self._team_id
 
-    def authorised(self, headers: dict) -> bool:
+    def authorised(self, headers: dict[str, str]) -> bool:
         expected = self.services.settings.metrics_api_token
-        given = headers.get(b"authorization", b"").decode("latin-1")
+        given = headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
         return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
             token.strip().encode(), expected.encode())
@@ -44,22 +44,14 @@ class MetricsApi:
     async def __call__(self, scope, receive, send) -> None:
         if scope["method"] != "POST":
             return await send_json(send, 405, {"error": "method_not_allowed"})
-        headers = dict(scope.get("headers") or [])
+        headers = headers_of(scope)
         if not self.authorised(headers):
             return await send_json(send, 401, {"error": "invalid_token"})
-        declared = headers.get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > MAX_BODY:
+        body, _size = await read_body(headers, receive, MAX_BODY)
+        if body is None:
             return await send_json(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY:
-                return await send_json(send, 413, {"error": "too_large", "limit_bytes": MAX_BODY})
-            if not message.get("more_body"):
-                break
         try:
-            points = json.loads(bytes(body))["points"]
+            points = json.loads(body)["points"]
             if not isinstance(points, list) or len(points) > MAX_POINTS:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
