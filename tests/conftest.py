@@ -235,6 +235,15 @@ def sender(tandem, slack) -> SlackSender:
     return tandem.sender(slack)
 
 
+@pytest.fixture
+def socket_tandem(slack, database_url):
+    """Tandem in Socket Mode (a fresh app), once all its connections are open."""
+    running = RunningTandem(make_settings(slack, database_url), mode="socket").start()
+    slack.wait_for_socket(count=running.settings.socket_connections, timeout=10)
+    yield running
+    running.stop()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent

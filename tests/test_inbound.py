@@ -12,7 +12,6 @@ import urllib.parse
 import pytest
 
 import web
-from tests.conftest import RunningTandem, make_settings
 from tests.hostile import base, encode, snapshot
 from tests.slack import payloads
 
@@ -119,14 +118,6 @@ def test_a_large_but_real_submission_is_read(sender, slack, tandem):
     assert 350_000 < len(body) < web.MAX_BODY_BYTES
     response = sender.post(body, content_type)
     assert response.status == 200 and response.json()["response_action"] == "errors"  # labels too long
-
-
-@pytest.fixture
-def socket_tandem(slack, database_url):
-    running = RunningTandem(make_settings(slack, database_url), mode="socket").start()
-    slack.wait_for_socket(count=1, timeout=10)
-    yield running
-    running.stop()
 
 
 def test_socket_mode_acknowledges_and_drops_what_it_cannot_use(socket_tandem, slack, caplog):

@@ -21,19 +21,11 @@ from sqlmodel import select
 import socket_mode
 from models.db import session_scope
 from models.events import HandledEvent
-from tests.conftest import RunningTandem, make_settings, wait_until
+from tests.conftest import wait_until
 from tests.slack import ALICE, BOB, CHEN, payloads
 
 EVERY = 0.1  # seconds between two payloads from Slack
 SILENT_NOTICE = 1.5
-
-
-@pytest.fixture
-def socket_tandem(slack, database_url):
-    running = RunningTandem(make_settings(slack, database_url), mode="socket").start()
-    slack.wait_for_socket(count=2, timeout=10)
-    yield running
-    running.stop()
 
 
 def help_command(slack, user_id="UEN"):
