@@ -1,6 +1,5 @@
 """What a posted digest must not do: notify the people it names, or post a week twice by accident."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from clock import utcnow
@@ -9,9 +8,10 @@ from models.db import session_scope
 from models.digests import SCHEDULED
 from models.digests.week import week_label
 from models.standups.tables import Standup, StandupAnswer, StandupRun
-from tests.conftest import wait_until
+from tests.conftest import at_once
 from tests.digests.conftest import make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import all_text, posted, sends
+from tests.outbox import drained
 from tests.slack import ADMIN, ALICE
 
 
@@ -41,15 +41,9 @@ def test_two_resends_of_a_week_at_once_post_it_once(sender, slack, tandem, lead)
     previous, last = weeks()
     seeded_metrics(tandem.engine, slack.team_id, previous, last)
     make_digest(tandem.engine, slack.team_id)
-    threads = [threading.Thread(target=sender.command, args=("/digest", f"resend weekly {week_label(previous)}"),
-                                kwargs={"user_id": ADMIN}) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    answers = wait_until(lambda: len(e := [x["text"] for x in slack.ephemerals if x["user"] == ADMIN]) == 2 and e,
-                         message="both answers")
-    tandem.settle()
+    at_once(*[lambda: sender.command("/digest", f"resend weekly {week_label(previous)}", user_id=ADMIN)] * 2)
+    answers = drained(lambda: len(e := [x["text"] for x in slack.ephemerals if x["user"] == ADMIN]) == 2 and e,
+                      "both answers")
     assert len(posted(slack)) == 1 and sends(tandem) == [(previous, "resend", ADMIN)]
     assert sorted(answer.split(" ")[5] for answer in answers) == ["already", "backfill)"], answers
 

@@ -18,6 +18,7 @@ from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import posted
 from tests.digests.test_templates import CONTEXT, team_dir, write  # noqa: F401  (team_dir is a fixture)
+from tests.outbox import drained
 from tests.slack import ADMIN, GENERAL
 from tests.slack.payloads import state_value
 
@@ -119,7 +120,7 @@ def test_a_template_stopped_when_the_digest_is_due_falls_back_and_tells_the_owne
     reply(sender, slack, "/digest", "send weekly now")
     [message] = posted(slack)
     assert "*Business metrics*" in message["blocks"][2]["text"]["text"]  # the default's layout
-    told = wait_until(lambda: slack.messages(slack.dm_channel_of(ADMIN)), message="the owner's DM")[0]
+    told = drained(lambda: slack.messages(slack.dm_channel_of(ADMIN)), "the owner's DM")[0]
     assert told["text"] == ("Template big was stopped: its output passed 40,000 characters. This week's digest weekly "
                             "used Tandem's default template; fix the template and check it with "
                             "`/digest template check weekly`.")

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.outbox import drained
 from tests.requests.conftest import OPS, PM1, TRIAGE, card_of
 from tests.requests.test_filing import feature_values, open_and_pick, requests_in_db
 from tests.requests.test_triage import card, card_shows, dms, open_reason, submit
@@ -43,7 +43,7 @@ def test_a_title_at_its_limit_is_filed_and_shown_everywhere(sender, slack, tande
         assert response.status == 200 and response.text in ("", "{}")
         [request] = requests_in_db(tandem)
         assert request.title == title  # stored as typed
-        posted = wait_until(lambda: slack.messages(TRIAGE), message="the card")[0]
+        posted = drained(lambda: slack.messages(TRIAGE), "the card")[0]
         header = posted["blocks"][0]["text"]["text"]
         assert len(header) <= 150 and header.startswith("REQ-1 ")
         shown = sender.command("/request", "show REQ-1", user_id=OPS).json()
@@ -53,7 +53,7 @@ def test_a_title_at_its_limit_is_filed_and_shown_everywhere(sender, slack, tande
         sender.event(app_home_opened(OPS))
         tandem.settle()
     everything_is_valid(slack)
-    assert wait_until(lambda: [c for c in slack.calls_to("views.publish") if c.ok], message="the Home tab")
+    assert drained(lambda: [c for c in slack.calls_to("views.publish") if c.ok], "the Home tab")
     assert not [r for r in caplog.records if r.name in ("tandem.errors", "tandem.templates")], caplog.text
 
 
@@ -70,13 +70,13 @@ def test_a_reason_at_its_limit_reaches_the_card_the_thread_and_the_requester(sen
     view = open_and_pick(sender, slack, OPS)
     sender.view_submission(OPS, view, feature_values(title=hostile("rtl", 150)))
     [request] = requests_in_db(tandem)
-    wait_until(lambda: card_of(tandem, request), message="the card")
+    drained(lambda: card_of(tandem, request), "the card")
     reason_view = open_reason(sender, slack, tandem, request, PM1, "request_decline")
     assert "2000" in submit(sender, slack, PM1, reason_view, "reason", hostile("markup", 2001))["reason"]
     with caplog.at_level(logging.WARNING):
         assert submit(sender, slack, PM1, reason_view, "reason", hostile("markup", 2000)) is None
         card_shows(slack, tandem, request, "Declined")
-        dm = wait_until(lambda: len(dms(slack, OPS)) == 2 and slack.messages(OPS)[1], message="the DM")
+        dm = drained(lambda: len(dms(slack, OPS)) == 2 and slack.messages(OPS)[1], "the DM")
         tandem.settle()
     assert dm["blocks"][0]["text"]["text"].endswith("…")  # 10,000 characters escaped: shortened, visibly
     assert len(card(slack, tandem, request)["blocks"][0]["text"]["text"]) <= 150

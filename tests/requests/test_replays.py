@@ -1,9 +1,8 @@
 """Every request modal delivered twice (a replay of the same signed view_submission, or two
 deliveries at once) changes things once, and the replay gets the first answer."""
 
-import threading
 
-from tests.conftest import assert_replay_changes_nothing, wait_until
+from tests.conftest import assert_replay_changes_nothing, at_once, wait_until
 from tests.requests.conftest import OPS, PM1, TRIAGE, file_quickly
 from tests.requests.test_config import open_config, values
 from tests.requests.test_filing import feature_values, open_and_pick, opened_modal, requests_in_db
@@ -44,12 +43,7 @@ def test_a_replayed_config_saves_once(sender, slack, tandem, workspace):
 def test_two_deliveries_at_once_file_one_request(sender, slack, tandem, workspace):
     view = open_and_pick(sender, slack, OPS)
     payload = payloads.view_submission(OPS, view, feature_values(), slack=slack)
-    answers = []
-    threads = [threading.Thread(target=lambda: answers.append(sender.interaction(payload))) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(*[lambda: sender.interaction(payload)] * 3)
     assert [a.status for a in answers] == [200, 200, 200] and {a.text for a in answers} <= {"", "{}"}
     tandem.settle()
     assert len(requests_in_db(tandem)) == 1 and len(slack.messages(TRIAGE)) == 1
