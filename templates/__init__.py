@@ -25,8 +25,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from templates.blockkit import clip_surface
-from templates.cutting import cut
+from templates.cutting import clip_surface, cut
 
 # libyaml's safe loader parses ten times faster than the pure-Python one; same results.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -1,8 +1,8 @@
 """Block Kit limit checks, the way Slack applies them when a surface is sent: the one copy.
 
-`templates.render()` checks every rendered payload with `clip_surface` before anything is
-sent (text objects still too long are cut there, not refused), and the local Slack in
-tests/slack/ refuses what `check_blocks` / `check_view` find, the way Slack answers
+`templates.render()` checks every rendered payload before anything is sent (with
+templates.cutting's `clip_surface`: too-long texts are cut there, not refused), and the local
+Slack in tests/slack/ refuses what `check_blocks` / `check_view` find, the way Slack answers
 `invalid_blocks`.
 
 `check_blocks(blocks, surface)` checks a list of blocks for a "message", "modal" or "home"
@@ -26,8 +26,6 @@ it names the block, not the field; and it took ~50x longer than this walk on a 7
 from __future__ import annotations
 
 from typing import Any
-
-from templates.cutting import cut
 
 # Blocks per surface.
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
@@ -69,15 +67,12 @@ MAX_OPTIONS = {"overflow": 5, "checkboxes": 10, "radio_buttons": 10}
 DEFAULT_MAX_OPTIONS = 100
 
 
-class _Checker:
-    """Collects errors for one surface; remembers block_ids to refuse duplicates. With `clip`, a
-    too-long text object is cut in place (and noted in `clipped`) instead of being an error."""
+class Checker:
+    """Collects errors for one surface; remembers block_ids to refuse duplicates."""
 
-    def __init__(self, clip: bool = False) -> None:
+    def __init__(self) -> None:
         self.errors: list[str] = []
         self.block_ids: set[str] = set()
-        self.clip = clip
-        self.clipped: list[str] = []
 
     # -- primitives ----------------------------------------------------------------------
 
@@ -90,9 +85,9 @@ class _Checker:
             self.err("missing required field", path)
         return value is not None
 
-    def cut(self, text: str, limit: int, path: str) -> str:
-        self.clipped.append(f"{path} ({len(text)} → {limit})")
-        return cut(text, limit)
+    def too_long(self, holder: dict, limit: int, path: str) -> None:
+        """holder["text"] is over `limit`: an error (templates.cutting's clipper cuts it instead)."""
+        self.err(f"must be less than {limit + 1} characters", path)
 
     def string(self, value: Any, path: str, limit: int | None, required: bool = False) -> None:
         if not self.present(value, path, required):
@@ -118,10 +113,7 @@ class _Checker:
         elif text == "":
             self.err("must be more than 0 characters", f"{path}/text")
         elif limit is not None and len(text) > limit:
-            if self.clip:
-                obj["text"] = self.cut(text, limit, f"{path}/text")
-            else:
-                self.err(f"must be less than {limit + 1} characters", f"{path}/text")
+            self.too_long(obj, limit, f"{path}/text")
 
     def items(self, seq: Any, path: str, max_items: int, min_items: int = 0) -> list:
         """Checks that seq is an array within the bounds; returns it (or [] when it is not a list)."""
@@ -277,14 +269,14 @@ def check_blocks(blocks: Any, surface: str = "message", pointer: str = "/blocks"
     """Errors for a list of blocks on a surface ("message": 50 blocks; "modal"/"home": 100)."""
     if surface not in MAX_BLOCKS:
         raise ValueError(f"unknown surface {surface!r}; use one of {sorted(MAX_BLOCKS)}")
-    checker = _Checker()
+    checker = Checker()
     checker.blocks(blocks, surface, pointer)
     return checker.errors
 
 
-def check_view(view: Any, pointer: str = "/view", checker: _Checker | None = None) -> list[str]:
+def check_view(view: Any, pointer: str = "/view", checker: Checker | None = None) -> list[str]:
     """Errors for a whole view object (type "modal" or "home"), its fields and its blocks."""
-    checker = checker or _Checker()
+    checker = checker or Checker()
     if not isinstance(view, dict):
         checker.err("must provide an object", pointer)
         return checker.errors
@@ -312,26 +304,19 @@ def check_view(view: Any, pointer: str = "/view", checker: _Checker | None = Non
     return checker.errors
 
 
-def check_surface(payload: dict, checker: _Checker | None = None) -> list[str]:
+def check_surface(payload: dict, checker: Checker | None = None) -> list[str]:
     """Errors for a rendered payload: a modal or Home tab view (`type`), else a message
     (`text` and/or `blocks`)."""
-    checker = checker or _Checker()
+    checker = checker or Checker()
     if payload.get("type") in ("modal", "home"):
         return check_view(payload, pointer="", checker=checker)
     text = payload.get("text")
     if not text and not payload.get("blocks"):
         checker.err("a message needs text or blocks", "/text")
-    if checker.clip and isinstance(text, str) and len(text) > MESSAGE_TEXT:
-        payload["text"] = checker.cut(text, MESSAGE_TEXT, "/text")
-    checker.string(payload.get("text"), "/text", MESSAGE_TEXT)
+    if isinstance(text, str) and len(text) > MESSAGE_TEXT:
+        checker.too_long(payload, MESSAGE_TEXT, "/text")
+    else:
+        checker.string(text, "/text", MESSAGE_TEXT)
     if payload.get("blocks") is not None:
         checker.blocks(payload["blocks"], "message", "/blocks")
     return checker.errors
-
-
-def clip_surface(payload: dict) -> tuple[list[str], list[str]]:
-    """Cut every too-long text object of `payload` in place (templates.cutting.cut: an ellipsis,
-    never inside an entity or a character); (errors left, places cut). What cannot be cut (too
-    many blocks, metadata, ids) stays an error."""
-    checker = _Checker(clip=True)
-    return check_surface(payload, checker), checker.clipped

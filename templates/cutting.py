@@ -1,13 +1,16 @@
-"""`cut()`: text that is already escaped, shortened without breaking an entity or a character.
+"""`cut()`: text that is already escaped, shortened without breaking an entity or a character;
+`clip_surface()`: every text of a rendered payload cut to its Block Kit limit.
 
 Slack measures lengths on the text as sent, i.e. after escaping: `&` counts as the five
-characters of `&amp;`. So user text is escaped first and cut second (the `fit` filter, and
-`render()` for what a template left too long: templates/blockkit.py `clip_surface`).
+characters of `&amp;`. So user text is escaped first and cut second: the `fit` filter, and
+`render()` for what a template left too long (`clip_surface`).
 """
 
 from __future__ import annotations
 
 import unicodedata
+
+from templates.blockkit import Checker, check_surface
 
 ELLIPSIS = "…"
 _ENTITY_LONGEST = len("&amp;")
@@ -55,3 +58,23 @@ def cut(text: str, limit: int, end: str = ELLIPSIS) -> str:
     while 0 < at < len(text) and _joins_previous(text, at):
         at -= 1
     return text[:at] + end
+
+
+class _Clipper(Checker):
+    """The Block Kit check, cutting each too-long text in place (noted in `clipped`) instead of
+    calling it an error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clipped: list[str] = []
+
+    def too_long(self, holder: dict, limit: int, path: str) -> None:
+        self.clipped.append(f"{path} ({len(holder['text'])} → {limit})")
+        holder["text"] = cut(holder["text"], limit)
+
+
+def clip_surface(payload: dict) -> tuple[list[str], list[str]]:
+    """Cut every too-long text of `payload` in place (with an ellipsis); (errors left, places cut).
+    What cannot be cut (too many blocks, metadata, ids) stays an error."""
+    clipper = _Clipper()
+    return check_surface(payload, clipper), clipper.clipped
