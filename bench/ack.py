@@ -9,7 +9,7 @@ process:
   sync_gunicorn_gthread  bench/bare/sync_app.py:  sync App, WSGI, gunicorn -k gthread -w 1
   async_uvicorn          bench/bare/async_app.py: AsyncApp, ASGI, uvicorn
   sync_uvicorn_asgi      bench/bare/sync_asgi.py: sync App, slack_bolt.adapter.asgi, uvicorn
-  tandem                 bot.py run --mode http (uvicorn), Web API served by tests/slack's LocalSlack
+  tandem                 bot.py run --mode http (uvicorn), Web API served by localslack's LocalSlack
 
 Each server is warmed up first (not counted). Prints ONE JSON line: rps, p50 and p99 for
 every server, the best bare app (lowest p99 without errors) and p99_ratio = Tandem p99 /
@@ -281,7 +281,7 @@ def measure(server: Server, port: int, secret: str, args, workspace: Workspace) 
 def measure_tandem(secret: str, args) -> dict:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.slack import GENERAL, LocalSlack  # the local Slack the tests use
+    from localslack import GENERAL, LocalSlack  # the local Slack the tests use
 
     slack = LocalSlack()
     slack.start()

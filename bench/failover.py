@@ -5,7 +5,7 @@
                                        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Each replica is a real `bot.py run --mode http` process with the default scheduler settings
-(SCHEDULER_POLL_SECONDS 1, SCHEDULER_TAKEOVER_SECONDS 5), talking to a local Slack (tests/slack,
+(SCHEDULER_POLL_SECONDS 1, SCHEDULER_TAKEOVER_SECONDS 5), talking to a local Slack (localslack,
 served from this process) and to a fresh PostgreSQL database through tests/dbfaults.FaultProxy.
 Minute i has its own standup (one participant, team zone UTC) due at that minute. Each kill lands
 1-8 s before a due minute (the worst moment: the standby must take over and send it) and the
@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.standup_fanout import database  # noqa: E402
+from localslack import LocalSlack  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
 from models.standups.forms import CleanStandup  # noqa: E402
 from models.standups.manage import create_standup  # noqa: E402
 from tests.conftest import free_port, wait_until  # noqa: E402
 from tests.dbfaults import FaultProxy  # noqa: E402
-from tests.slack import LocalSlack  # noqa: E402
 
 TEAM_ID = "T0BENCH03"
 CHANNEL = "C0BENCHFAIL"

@@ -16,7 +16,7 @@ Then, alternating between the sizes so that drift hits both alike, it times:
   home   what publish_home does before views.publish: the language, finding.home_context (my open,
          assigned to me, needs triage: a product-team member sees all three) and rendering home.yaml.j2
 
-with Services built as bot.build builds them, talking to tests/slack's LocalSlack for users.info.
+with Services built as bot.build builds them, talking to localslack's LocalSlack for users.info.
 Prints ONE JSON line: p95 per size, the 100k/1k ratios and pass (ratio <= 1.3). Diagnostics and the
 per-filter figures go to stderr; --explain prints the query plans of the list and Home queries.
 """
@@ -44,10 +44,10 @@ import templates  # noqa: E402
 from delivery import Delivery  # noqa: E402
 from handlers.common import Services  # noqa: E402
 from handlers.requests import finding  # noqa: E402
+from localslack import LocalSlack  # noqa: E402
 from models.db import make_engine, migrate  # noqa: E402
 from models.requests import Request, RequestConfig, RequestEvent, RequestLabel  # noqa: E402
 from settings import Settings  # noqa: E402
-from tests.slack import LocalSlack  # noqa: E402
 
 TARGET = 1.3
 TEAM_ID = "T0BENCH01"

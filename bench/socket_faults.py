@@ -4,7 +4,7 @@ its connections again.
     .venv/bin/python bench/socket_faults.py [--rounds 5] [--connections 2] [--every 0.02] [--window 4.5]
                                             [--silent-notice 5] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Tandem runs as `bot.py run --mode socket` in a child process against the local Slack (tests/slack)
+Tandem runs as `bot.py run --mode socket` in a child process against the local Slack (localslack)
 in this one. Each round breaks the oldest connection — a TCP reset, a close frame + FIN, or a
 silent drop (nothing gets through, no FIN, no pong) — and from that instant sends a signed-free
 Socket Mode `/tandem help` every `--every` seconds for `--window` seconds, the way Slack spreads
@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.standup_fanout import database  # noqa: E402
+from localslack import ALICE, LocalSlack, payloads  # noqa: E402
+from localslack.socket_mode import FAULTS  # noqa: E402
 from models.db import migrate  # noqa: E402
 from tests.conftest import free_port, wait_until  # noqa: E402
-from tests.slack import ALICE, LocalSlack, payloads  # noqa: E402
-from tests.slack.socket_mode import FAULTS  # noqa: E402
 
 
 def log(message: str) -> None:

@@ -5,7 +5,7 @@ replies, with the process sending the prompts perhaps killed halfway.
                                              [--faults executed:0.02] [--kill-at 0.5]
                                              [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-The local Slack (tests/slack) runs in its own process, as Slack runs elsewhere. It enforces a
+The local Slack (localslack) runs in its own process, as Slack runs elsewhere. It enforces a
 workspace-wide token bucket on chat.postMessage (`--rate` per second, `--burst` tokens) and answers
 429 + Retry-After when it is empty, as Slack does. Tandem runs in another process: the minute tick
 (handlers.standups.running.run_tick) claims every prompt and queues its DMs in the outbox while the
@@ -73,7 +73,7 @@ def database(postgres: str | None) -> tuple[str, callable]:
 
 def slack_process(connection, people: list[str], rate: float, burst: int, lost: float) -> None:
     """The local Slack in its own process: setup, then answers the bench's questions."""
-    from tests.slack import LocalSlack
+    from localslack import LocalSlack
 
     slack = LocalSlack(team_id=TEAM_ID)
     slack.start()

@@ -2,7 +2,7 @@
 
 `templates.render()` checks every rendered payload before anything is sent (with
 templates.cutting's `clip_surface`: too-long texts are cut there, not refused), and the local
-Slack in tests/slack/ refuses what `check_blocks` / `check_view` find, the way Slack answers
+Slack in localslack/ refuses what `check_blocks` / `check_view` find, the way Slack answers
 `invalid_blocks`.
 
 `check_blocks(blocks, surface)` checks a list of blocks for a "message", "modal" or "home"

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 import templates
 from clock import utcnow
+from localslack.payloads import state_value
 from models import workspaces
 from models.db import make_engine, session_scope
 from models.digests import Digest, digests
@@ -27,7 +28,6 @@ from tests.conftest import RunningTandem, make_settings, wait_until
 from tests.dbfaults import FaultProxy, close_fault, fault_for, outage
 from tests.digests.conftest import LEAD, define
 from tests.slack import ADMIN, payloads
-from tests.slack.payloads import state_value
 from tests.standups.conftest import REPORT, SHANGHAI, make_standup
 from tests.standups.test_setup import command_modal, values
 from tests.test_scheduler import Ahead

@@ -2,7 +2,7 @@
 the faults a connection meets (a TCP reset, a close, a silent drop), each while Slack keeps
 sending slash commands, clicks and events.
 
-What the fault tests prove and assume (the local Slack's model: tests/slack/socket_mode.py, push.py):
+What the fault tests prove and assume (the local Slack's model: localslack/socket_mode.py, push.py):
 after a reset or a close Slack knows the connection is gone and routes everything to the other
 one, so nothing may be lost and every ack must come within Slack's 3 s. After a silent drop
 Slack does not know: whatever it writes into the dead socket before it notices (`silent_notice`,

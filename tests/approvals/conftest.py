@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from clock import utcnow
+from localslack.payloads import action, state_value
 from models.approvals import ApprovalConfig, ApprovalDecision, ApprovalEvent, ApprovalRun
 from models.approvals.chain import check_chain
 from models.db import session_scope
@@ -17,7 +18,6 @@ from tests.conftest import wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS, Workspace
 from tests.requests.conftest import workspace as requests_workspace  # noqa: F401  (a fixture)
-from tests.slack.payloads import action, state_value
 
 LEAD1, LEAD2, BACKUP = "U0LEAD1", "U0LEAD2", "U0BACKUP"
 PROD1, PROD2 = "U0PROD1", "U0PROD2"

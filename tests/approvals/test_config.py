@@ -3,6 +3,7 @@
 import pytest
 
 from handlers.approvals import chains
+from localslack.payloads import state_value
 from models.approvals import ApprovalConfig
 from models.approvals.chain import parse_yaml
 from models.db import session_scope
@@ -12,7 +13,6 @@ from tests.approvals.conftest import FIN1, FINANCE_GROUP, LEAD1, LEAD2, PROD1, f
 from tests.conftest import SETTINGS_ADMIN, wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OUTSIDER, TRIAGE
-from tests.slack.payloads import state_value
 
 GOOD = f"""
 - name: Ops lead

@@ -1,5 +1,6 @@
 """/approval config as a form: people pickers per stage, prefilled, problems under the field."""
 
+from localslack.payloads import state_value
 from models.approvals import ApprovalConfig
 from models.db import session_scope
 from tests.approvals.conftest import (
@@ -16,7 +17,6 @@ from tests.approvals.conftest import (
 )
 from tests.conftest import SETTINGS_ADMIN, wait_until
 from tests.outbox import drained
-from tests.slack.payloads import state_value
 
 SIMPLE = [
     {"name": "Ops lead", "approvers": [LEAD1, LEAD2], "mode": "any", "due_hours": 8, "backup": BACKUP},

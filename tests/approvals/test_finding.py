@@ -5,13 +5,13 @@ import io
 from datetime import timedelta
 
 from clock import utcnow
+from localslack.payloads import app_home_opened, state_value
 from models.approvals import queries
 from models.db import session_scope
 from tests.approvals.conftest import LEAD1, LEAD2, PROD1, PROD2, click, file_activity, modal_of
 from tests.conftest import wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS
-from tests.slack.payloads import app_home_opened, state_value
 
 
 def test_show_lists_every_event_of_the_approval(sender, slack, tandem, workspace):

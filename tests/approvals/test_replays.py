@@ -1,12 +1,12 @@
 """Every approvals modal delivered twice (a replay of the same signed view_submission) changes
 things once, and the replay gets the first answer."""
 
+from localslack.payloads import state_value
 from tests.approvals.conftest import LEAD1, decisions, file_activity, modal_of, set_chain, stored
 from tests.approvals.test_config import GOOD
 from tests.approvals.test_config_form import SIMPLE, open_form, stage_state
 from tests.approvals.test_running import reason_modal
 from tests.conftest import SETTINGS_ADMIN, assert_replay_changes_nothing, wait_until
-from tests.slack.payloads import state_value
 
 
 def test_a_replayed_yaml_chain_is_saved_once(sender, slack, tandem, workspace):

@@ -3,6 +3,7 @@ per stage, double clicks, stale cards. Each refusal reaches only the clicker and
 
 
 from handlers.common import rule_error_message
+from localslack.payloads import action
 from models.errors import RuleError
 from tests.approvals.conftest import (
     LEAD1,
@@ -20,7 +21,6 @@ from tests.approvals.conftest import (
 )
 from tests.conftest import at_once
 from tests.requests.conftest import OUTSIDER
-from tests.slack.payloads import action
 
 
 def refusal(key, **params) -> str:

@@ -3,6 +3,7 @@ approval puts the request into triage as accepted; reject and request changes en
 
 from sqlmodel import select
 
+from localslack.payloads import action, state_value
 from models.approvals import ApprovalDecision
 from models.db import session_scope
 from tests.approvals.conftest import (
@@ -28,7 +29,6 @@ from tests.approvals.conftest import (
 from tests.conftest import at_once, wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS, TRIAGE
-from tests.slack.payloads import action, state_value
 
 
 def test_filing_an_activity_request_sends_cards_to_the_first_stage_not_to_triage(sender, slack, tandem, workspace):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.approvals import timers
+from localslack.payloads import action
 from models.business_time import add_business_hours
 from models.db import session_scope
 from tests.approvals.conftest import (
@@ -29,7 +30,6 @@ from tests.approvals.conftest import (
 from tests.conftest import wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS
-from tests.slack.payloads import action
 
 
 def edit(sender, slack, request, **values):

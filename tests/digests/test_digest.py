@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from clock import utcnow
 from handlers.digests import sending
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.digests import Digest, DigestSend
 from models.digests.week import week_label
@@ -17,7 +18,6 @@ from tests.digests.conftest import LEAD, add_request, make_digest, reply, seeded
 from tests.digests.test_metrics import refusal
 from tests.outbox import drained
 from tests.slack import ADMIN, ALICE, GENERAL
-from tests.slack.payloads import state_value
 
 
 def sends(tandem) -> list[tuple]:

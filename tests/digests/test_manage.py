@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from handlers.digests import sending
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.digests import Digest, DigestSend
 from tests.conftest import wait_until
@@ -13,7 +14,6 @@ from tests.digests.test_digest import sends
 from tests.digests.test_metrics import refusal
 from tests.outbox import drained
 from tests.slack import ALICE, GENERAL
-from tests.slack.payloads import state_value
 
 
 def the_digests(tandem) -> dict[str, Digest]:

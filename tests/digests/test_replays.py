@@ -1,12 +1,12 @@
 """Every digest modal delivered twice (a replay of the same signed view_submission) changes things
 once, and the replay gets the first answer."""
 
+from localslack.payloads import state_value
 from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.digests.conftest import LEAD, define, make_digest, seeded_metrics, weeks
 from tests.digests.test_manage import the_digests
 from tests.digests.test_metrics import points
 from tests.slack import ADMIN, GENERAL
-from tests.slack.payloads import state_value
 
 
 def modal(slack, user):

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from handlers.common import rule_error_message
 from handlers.digests import rendering
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.digests import Digest
 from templates import sandbox
@@ -20,7 +21,6 @@ from tests.digests.test_digest import posted
 from tests.digests.test_templates import CONTEXT, team_dir, write  # noqa: F401  (team_dir is a fixture)
 from tests.outbox import drained
 from tests.slack import ADMIN, GENERAL
-from tests.slack.payloads import state_value
 
 FOREVER = 'text: "x"\nblocks: []\n{% for i in range(10000) %}{% for j in range(10000) %}{% if j < 0 %}{{ j }}{% endif %}{% endfor %}{% endfor %}\n'
 TOO_MUCH_OUTPUT = 'text: "x"\nblocks: []\n{% for i in range(5000) %}{{ "abcdefghij" }}{% endfor %}\n'

@@ -3,6 +3,7 @@
 from clock import utcnow
 from handlers.common import rule_error_message
 from handlers.requests import config as config_handlers
+from localslack.payloads import action, state_value
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestConfig
@@ -11,7 +12,6 @@ from tests.outbox import drained
 from tests.requests.conftest import OPS, PM1, PM2, TRIAGE, file_quickly
 from tests.requests.test_triage import actions, card, card_shows, ephemeral_for
 from tests.slack import ADMIN, ALICE, GENERAL
-from tests.slack.payloads import action, state_value
 
 
 def open_config(sender, slack, user=ADMIN) -> dict:

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.requests import Request, RequestEvent
 from tests.conftest import wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, TRIAGE, file_quickly
-from tests.slack.payloads import state_value
 
 
 def opened_modal(slack, user_id):

@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 
 from clock import utcnow
+from localslack.payloads import action
 from models.db import session_scope
 from models.requests import Request
 from models.requests.forms import CleanForm
 from models.requests.lifecycle import add_comment, assign, file_request, transition
 from tests.conftest import wait_until
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, file_quickly
-from tests.slack.payloads import action
 
 HOSTILE = "<!channel> 上线活动 🎉 \u202eRTL עברית & <b>"
 

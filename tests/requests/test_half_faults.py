@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from clock import utcnow
 from delivery import Delivery
+from localslack.payloads import action
 from models.db import session_scope
 from models.outbox import PENDING, SENDING, OutboxMessage
 from tests.conftest import wait_until
 from tests.requests.conftest import OPS, PM1, TRIAGE
 from tests.requests.test_filing import feature_values, open_and_pick, requests_in_db
-from tests.slack.payloads import action
 
 TIMEOUT = 0.5  # the sending client's timeout; the "timeout" faults answer later than this
 FAULTS = {

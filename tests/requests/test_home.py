@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import re
 
+from localslack.payloads import app_home_opened
 from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, file_quickly
 from tests.requests.test_finding import change, file_direct, give
-from tests.slack.payloads import app_home_opened
 
 
 def open_home(sender, slack, user) -> dict:
@@ -122,8 +122,8 @@ def test_home_in_chinese(sender, slack, tandem, workspace):
 
 
 def test_home_tabs_follow_each_change_without_being_reopened(sender, slack, tandem, workspace):
+    from localslack.payloads import action
     from tests.requests.test_triage import card, card_shows
-    from tests.slack.payloads import action
 
     request = file_quickly(tandem, workspace.team_id, OPS)
     tandem.settle()

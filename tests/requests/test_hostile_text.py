@@ -7,12 +7,12 @@ import logging
 
 import pytest
 
+from localslack.payloads import app_home_opened
 from tests.outbox import drained
 from tests.requests.conftest import OPS, PM1, TRIAGE, card_of
 from tests.requests.test_filing import feature_values, open_and_pick, requests_in_db
 from tests.requests.test_triage import card, card_shows, dms, open_reason, submit
 from tests.slack import check_blocks
-from tests.slack.payloads import app_home_opened
 
 # Each "character" a reader sees; some are several code points (Python's len counts those).
 ALPHABETS = {"markup": ["<", ">", "&"], "emoji": ["👍🏽", "🇨🇳", "👨\u200d👩\u200d👧", "🎉"],

@@ -2,13 +2,13 @@
 deliveries at once) changes things once, and the replay gets the first answer."""
 
 
+from localslack.payloads import state_value
 from tests.conftest import assert_replay_changes_nothing, at_once, wait_until
 from tests.requests.conftest import OPS, PM1, TRIAGE, file_quickly
 from tests.requests.test_config import open_config, values
 from tests.requests.test_filing import feature_values, open_and_pick, opened_modal, requests_in_db
 from tests.requests.test_triage import actions, card_shows, open_reason, top_level
 from tests.slack import ADMIN, payloads
-from tests.slack.payloads import state_value
 
 
 def test_a_replayed_request_form_files_one_request_and_edits_once(sender, slack, tandem, workspace):

@@ -4,11 +4,11 @@ filled in, and the modal says it was shortened and where the full message is."""
 import json
 from datetime import UTC, datetime
 
+from localslack.payloads import state_value
 from models.requests.forms import LIMITS
 from templates.blockkit import check_view
 from tests.requests.conftest import OPS, OPS_ZH
 from tests.requests.test_filing import opened_modal, requests_in_db, text
-from tests.slack.payloads import state_value
 
 LONG = "The checkout flow drops the coupon when the user switches the currency. " * 232  # 16,704 characters
 

@@ -9,13 +9,13 @@ from sqlmodel import select
 
 import templates
 from handlers.common import rule_error_message
+from localslack.payloads import action, state_value
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import Request, RequestEvent
 from tests.conftest import at_once, wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, OUTSIDER, PM1, PM2, TRIAGE, card_of, file_quickly
-from tests.slack.payloads import action, state_value
 
 
 # -- helpers ---------------------------------------------------------------------------------------

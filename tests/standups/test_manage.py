@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.standups import Standup, StandupRun
 from tests.conftest import SETTINGS_ADMIN
-from tests.slack.payloads import state_value
 from tests.standups.conftest import (
     BERLIN,
     NY,

@@ -8,12 +8,12 @@ import pytest
 from sqlmodel import select
 
 from handlers.standups import running
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.outbox import LEASE, OutboxMessage
 from models.standups import StandupAnswer
 from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.outbox import drained
-from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI, sends, tick
 from tests.test_delivery import crash_before_recording
 

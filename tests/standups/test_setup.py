@@ -2,11 +2,11 @@
 
 from sqlmodel import select
 
+from localslack.payloads import state_value
 from models.db import session_scope
 from models.standups import Standup
 from tests.conftest import assert_replay_changes_nothing, wait_until
 from tests.outbox import drained
-from tests.slack.payloads import state_value
 from tests.standups.conftest import BERLIN, NY, OWNER, REPORT, SHANGHAI
 
 TEXT = "plain_text_input"
