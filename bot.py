@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
+        # one line per setting, named as in the environment: no pydantic dump, no traceback
+        lines = [f"  {'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
+        print("Tandem's settings are invalid:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "migrate":

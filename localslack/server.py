@@ -140,6 +140,9 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         self._server: ServerThread | None = None
 
     def _init_world(self) -> None:
+        # command → should_escape, for an install whose settings differ from manifest.yaml (an
+        # app created from an older manifest keeps its settings); see escaping.py
+        self.escape_overrides: dict[str, bool] = {}
         self._users: dict[str, dict] = {}
         self._convs: dict[str, dict] = {}
         self._messages: dict[str, list[dict]] = {}

@@ -76,3 +76,6 @@ def handed_over(card: str, deputy: str = "") -> str:
     """A copy of a waiting approval card sent to a deputy when the delegation was set (with no
     deputy given: what the keys of all the card's copies start with)."""
     return f"{card}:to:{deputy}"
+
+# direct messages to Tandem (message.im)
+dm_help = Key("dm_help:{team_id}:{user_id}:{hour}")  # hour: UTC "YYYYMMDDHH"; the answer to a DM

@@ -83,6 +83,11 @@ def _mention(user_id: str) -> Raw:
     return Raw(f"<@{user_id}>")
 
 
+def _mentions(user_ids) -> Raw:
+    """Several people, comma-separated: `join` would turn the mentions back into escaped text."""
+    return Raw(", ".join(_mention(user_id) for user_id in user_ids))
+
+
 def _channel(channel_id: str) -> Raw:
     channel_id = str(channel_id)
     return Raw(f"<#{channel_id}>") if channel_id.isalnum() else Raw(escape_mrkdwn(channel_id))
@@ -161,7 +166,7 @@ def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environmen
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.filters.update(mention=_mention, channel=_channel, plain=_plain, slack_date=_slack_date,
+    env.filters.update(mention=_mention, mentions=_mentions, channel=_channel, plain=_plain, slack_date=_slack_date,
                        emitted=Emitted, fit=_fit)
     return env
 
