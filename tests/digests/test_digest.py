@@ -55,7 +55,7 @@ def test_preview_is_only_for_me_and_shows_the_hand_computed_numbers(sender, slac
     tandem.settle()
     assert slack.messages(LEAD) == [] and sends(tandem) == []
     assert reply(sender, slack, "/digest", "preview nope")["text"] == refusal("digests.unknown_digest", name="nope")
-    assert reply(sender, slack, "/digest", "preview weekly W46")["text"] == refusal("digests.bad_week", given="W46")
+    assert reply(sender, slack, "/digest", "preview weekly W46")["text"] == refusal("digests.bad_period", given="W46")
 
 
 def test_send_now_posts_text_first_then_the_chart_in_its_thread(sender, slack, tandem, lead):
@@ -99,7 +99,7 @@ def test_resend_posts_a_past_week_marked_as_a_backfill_once_unless_asked_again(s
     assert sends(tandem) == [(previous, "resend", ADMIN)] * 2
     this_week = week_label(last + timedelta(weeks=1))
     assert reply(sender, slack, "/digest", f"resend weekly {this_week}")["text"] == \
-        refusal("digests.week_not_over", week=this_week)
+        refusal("digests.period_not_over", period=this_week)
 
 
 def test_the_weekly_job_sends_once_even_across_a_restart(slack, tandem, lead):

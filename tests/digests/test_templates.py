@@ -61,7 +61,7 @@ def test_template_check_names_the_line_and_passes_a_good_template(sender, slack,
     assert reply(sender, slack, "/digest", "preview weekly")["text"] == said  # a preview says the same
     write(team_dir, "team", GOOD)
     assert reply(sender, slack, "/digest", "template check weekly")["text"] == \
-        "Template team of weekly renders last week's data without problems."
+        "Template team of weekly renders the last period's data without problems."
 
 
 def test_a_template_broken_at_send_time_falls_back_to_the_default_and_tells_the_owner(
@@ -99,7 +99,9 @@ def test_long_digests_are_split_at_slacks_limits(sender, slack, tandem, lead, te
 
 def test_the_default_digest_in_chinese(tandem, slack):
     context = {"digest": {"name": "周报"}, "backfill": True, "metrics": [],
-               "week": {"label": "2026-W46", "start": "2026-11-09", "end": "2026-11-15", "zone": "Asia/Shanghai"},
+               "sections": {},
+               "period": {"kind": "week", "label": "2026-W46", "start": "2026-11-09", "end": "2026-11-15",
+                          "zone": "Asia/Shanghai"},
                "requests": {"totals": dict.fromkeys(("opened", "accepted", "done", "declined"), 0),
                             "counts": {w: dict.fromkeys(("activity", "optimisation", "feature"), 0)
                                        for w in ("opened", "accepted", "done", "declined")},
@@ -119,7 +121,8 @@ def test_the_default_digest_in_chinese(tandem, slack):
 
 def test_the_default_digest_shows_approvals():
     context = {"digest": {"name": "weekly"}, "backfill": False, "metrics": [], "standups": None,
-               "week": {"label": "2026-W47", "start": "2026-11-16", "end": "2026-11-22", "zone": "UTC"},
+               "sections": {},
+               "period": {"kind": "week", "label": "2026-W47", "start": "2026-11-16", "end": "2026-11-22", "zone": "UTC"},
                "requests": {"totals": dict.fromkeys(("opened", "accepted", "done", "declined"), 0),
                             "counts": {w: dict.fromkeys(("activity", "optimisation", "feature"), 0)
                                        for w in ("opened", "accepted", "done", "declined")},
