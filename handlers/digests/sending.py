@@ -1,12 +1,12 @@
 """Posting a digest: compute the period, render the team's template (or the default when it
-breaks, telling the owner), queue the messages in the outbox under the send's key, then put
-the chart into the digest's thread. A scheduled send happens once per (digest, period)."""
+breaks, telling the owner), upload the chart unshared (chart_upload.py), then queue the messages in
+the outbox under the send's key, the chart inside the first as an image block. A scheduled send
+happens once per (digest, period)."""
 
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -16,17 +16,16 @@ from sqlmodel import select
 import templates
 from delivery import THREAD
 from handlers.common import Services, rule_error_message
-from handlers.digests import chart, rendering
+from handlers.digests import chart, chart_upload, rendering
 from models import keys
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
 from models.digests import period as periods
 from models.digests.period import Period
-from models.outbox import message_ref
+from models.outbox import message_ref, was_queued
 from scheduler import Job
 
 log = logging.getLogger("tandem.digests")
-POST_WAIT = 20.0  # seconds the chart waits for its digest to be posted
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -57,11 +56,13 @@ def preview(services: Services, *, team_id: str, name: str, period: Period | Non
 
 def send(services: Services, *, digest_id: int, period: Period, kind: str, actor: str | None,
          now: datetime, once: bool = False) -> DigestSend | None:
-    """Queue the digest for `period`; None if this scheduled send (or this `once`
-    send: a plain resend) was done before.
+    """Queue the digest for `period`; None if this scheduled send (or this `once` send: a plain
+    resend) was done before.
 
-    The send's row and its messages are written in one transaction (the outbox sends them after
-    commit); the chart follows outside it, into the posted digest's thread."""
+    The send's row is inserted first (its slot decides whether to send); then the chart is
+    uploaded, unshared; then the messages are queued in the outbox under the send's key, with the
+    chart as an image block in the first (text only when the upload failed). A run that stopped
+    in between (a crash) is finished by the next run for the same slot once RESUME_AFTER passed."""
     with session_scope(services.engine) as session:
         digest = session.get(Digest, digest_id)
         if digest is None or (kind == SCHEDULED and digest.paused):  # deleted or paused since it was scheduled
@@ -71,21 +72,37 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         messages, used, problem = render_for(services, digest, context, language)
         record = digests.record_send(session, digest=digest, period=period, kind=kind, actor=actor,
                                      template_used=used, fell_back=problem is not None, now=now, once=once)
-        if record is None and kind == SCHEDULED:  # sent before; a run resumed after a crash may still owe the chart
-            owed = session.exec(select(DigestSend).where(
-                DigestSend.digest_id == digest.id, DigestSend.period == period.label, DigestSend.slot == SCHEDULED,
-                DigestSend.chart_uploaded.is_(False))).first()
-        elif record is None:
-            owed = None
-        else:
-            owed = record
-            queue_messages(services, session, digest, record, messages, problem, language=language, now=now)
+        owed = record or unfinished(session, digest_id=digest.id, period=period,
+                                    slot=SCHEDULED if kind == SCHEDULED else kind, now=now)
+        if owed is None:
+            return None
+        session.expunge(digest)
+    png = chart.chart_png(context["metrics"], context["period"]["labels"])
+    if png is not None:  # outside any transaction: SQLite has one writer, and Slack takes its time
+        words = templates.messages("digests/chart_words.yaml.j2", language=language, period=period.label)
+        file_id = chart_upload.upload_chart(services, owed.id, png=png, filename=f"digest-{period.label}.png",
+                                            title=words["title"], alt=words["alt"])
+        if file_id is not None:
+            shown = templates.render("digests/chart_block.yaml.j2", language=language, file_id=file_id,
+                                     period=period.label)
+            messages[0] = {**messages[0], "blocks": messages[0]["blocks"] + shown["blocks"]}
+    with session_scope(services.engine) as session:  # queued under the send's keys: at most once each
+        queue_messages(services, session, digest, owed, messages, problem, language=language, now=now)
     services.delivery.kick()
-    png = chart.chart_png(context["metrics"], context["period"]["labels"]) if owed is not None else None
-    if png is not None:  # outside the transaction: SQLite has one writer, and the upload waits on the outbox
-        upload_chart(services, owed, channel=digest.channel, png=png, label=context["period"]["label"],
-                     language=language)
     return record
+
+
+RESUME_AFTER = timedelta(minutes=5)  # the scheduler's run lease: a run that old is not running any more
+
+
+def unfinished(session, *, digest_id: int, period: Period, slot: str, now: datetime) -> DigestSend | None:
+    """The send of this slot whose messages were never queued (its run stopped before), if it is
+    old enough that its run is not still uploading the chart."""
+    row = session.exec(select(DigestSend).where(DigestSend.digest_id == digest_id, DigestSend.period == period.label,
+                                                DigestSend.slot == slot)).first()
+    if row is None or was_queued(session, key=row.message_key) or row.created_at > now - RESUME_AFTER:
+        return None
+    return row
 
 
 def queue_messages(services: Services, session, digest: Digest, record: DigestSend, messages: list[dict],
@@ -120,36 +137,6 @@ def earlier_post(services: Services, *, digest_id: int, period: Period) -> dict 
         except SlackApiError as exc:  # deleted since, or the channel is gone: say when, without a link
             log.info("no permalink for %s: %s", earlier.message_key, exc.response.get("error"))
     return {"when": earlier.created_at, "link": link, "posted": ref is not None}
-
-
-def posted_ref(services: Services, key: str, *, wait_seconds: float = POST_WAIT) -> tuple[str, str] | None:
-    """(channel, ts) of the message queued under `key` once Slack has it; this thread helps the
-    outbox worker send it, and gives up after `wait_seconds` (Slack down: the outbox keeps trying)."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        services.delivery.drain()
-        with session_scope(services.engine) as session:
-            ref = message_ref(session, key=key)
-        if ref is not None or time.monotonic() > deadline:
-            return ref
-        time.sleep(0.05)  # the worker holds the message: it is being sent right now
-
-
-def upload_chart(services: Services, record: DigestSend, *, channel: str, png: bytes, label: str,
-                 language: str) -> bool:
-    """Upload the chart into the digest's thread once the digest is posted (its ts is known)."""
-    ref = posted_ref(services, record.message_key)
-    if ref is None:
-        log.warning("digest %s not posted yet; its chart is skipped", record.message_key)
-        return False
-    words = templates.messages("digests/chart_words.yaml.j2", language=language, week=label)
-    services.delivery.call("files_upload_v2", channel=ref[0], thread_ts=ref[1], file=png,
-                           filename=f"digest-{label}.png", title=words["title"], alt_txt=words["alt"])
-    with session_scope(services.engine) as session:
-        row = session.get(DigestSend, record.id)
-        row.chart_uploaded = True
-        session.add(row)
-    return True
 
 
 def period_for_due(cadence: str, due_at: datetime, zone: ZoneInfo) -> Period | None:
