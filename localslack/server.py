@@ -154,6 +154,12 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         self._modal_stacks: dict[str, list[str]] = {}  # user_id -> [view_id, ...]
         self._homes: dict[str, str] = {}  # user_id -> view_id
         self._files: dict[str, UploadedFile] = {}
+        # Slack finishes an upload asynchronously: for a moment after files.completeUploadExternal
+        # the file has no mimetype and an image block naming it is refused ("invalid slack file"),
+        # https://github.com/slackapi/slack-github-action/issues/413 (polling files.info is the
+        # documented way to wait). Worst plausible case: the file turns ready only after this many
+        # files.info calls have seen it still processing, however much time passed.
+        self.file_processing_checks = 1
         self._response_urls: dict[str, dict] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
