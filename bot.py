@@ -81,8 +81,10 @@ class Tandem:
     async def metrics(self) -> tuple[bytes, str]:
         state = await self.outbox_state.read_bounded(READY_WAIT)
         pool = self.services.engine.pool
-        if hasattr(pool, "checkedout"):
+        if hasattr(pool, "checkedout"):  # PostgreSQL's QueuePool; once in_use reaches capacity, threads wait
             state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
+            state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
+                                                pool.size() + pool._max_overflow)
         metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
         return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 

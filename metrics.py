@@ -50,8 +50,6 @@ SCHEDULER_CATCH_UP = Counter("tandem_scheduler_catch_up_runs", "Runs that fell d
                              "after a takeover.", ["job"])
 SQLITE_WRITE_WAIT = Histogram("tandem_sqlite_write_wait_seconds", "Wait for SQLite's write turn.",
                               buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10))
-DB_WAITING = Gauge("tandem_db_pool_waiting", "Threads waiting for a database connection from the pool.",
-                   multiprocess_mode="livesum")
 
 
 KINDS = {"block_actions": "action", "interactive_message": "action", "view_submission": "view",

@@ -33,7 +33,7 @@ class Checker:
             self._running = self._thread.submit(check)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._running)), timeout)
-        except TimeoutError:
+        except (TimeoutError, sa.exc.SQLAlchemyError):  # no answer in time, or the database refused
             return default
 
 
