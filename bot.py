@@ -29,6 +29,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import metrics
+import outbox_cli
+import probes
 from delivery import Delivery
 from models.db import DatabaseProbe, make_engine, migrate
 from scheduler import Scheduler
@@ -38,6 +41,7 @@ from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+READY_WAIT = 1.0  # seconds /readyz gives the database (and /metrics its outbox query)
 HEALTH_WAIT = 0.5  # seconds /healthz waits for the database and the scheduler's lock, so it answers within 1 s
 log = logging.getLogger("tandem")
 
@@ -50,6 +54,8 @@ class Tandem:
     services: handlers.Services
     scheduler: Scheduler
     probe: DatabaseProbe
+    readiness: probes.Readiness
+    outbox_state: probes.OutboxState
     socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
 
@@ -57,7 +63,30 @@ class Tandem:
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
         return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
-                      signing_secret=self.settings.slack_signing_secret or "")
+                      signing_secret=self.settings.slack_signing_secret or "", ready=self.ready,
+                      metrics=self.metrics)
+
+    async def ready(self) -> tuple[bool, dict]:
+        """May this replica take traffic? The database answered within a second with every migration
+        applied, Socket Mode has a working connection (in Socket Mode), and Slack takes the bot token."""
+        database = await self.readiness.database(READY_WAIT)
+        details = {"database": database, "slack": "http"}
+        if self.socket is not None:
+            live = await self.socket.live()
+            details.update(slack="connected" if live else "disconnected", slack_connections=live)
+        refused = self.services.delivery.token_refused
+        details["token"] = f"refused: {refused}" if refused else "ok"
+        return database == "ok" and details["slack"] != "disconnected" and not refused, details
+
+    async def metrics(self) -> tuple[bytes, str]:
+        state = await self.outbox_state.read_bounded(READY_WAIT)
+        pool = self.services.engine.pool
+        if hasattr(pool, "checkedout"):  # PostgreSQL's QueuePool; once in_use reaches capacity, threads wait
+            state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
+            state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
+                                                pool.size() + pool._max_overflow)
+        metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
+        return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 
     async def health(self) -> tuple[bool, dict]:
         """The truth now, within a second whatever the database does: the database answered a fresh
@@ -123,8 +152,10 @@ def build(settings: Settings, mode: Mode) -> Tandem:
                           takeover_seconds=settings.scheduler_takeover_seconds)
     for source in handlers.job_sources(services):
         scheduler.add_source(source)
+    metrics.instrument(app)
     return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler,
-                  probe=DatabaseProbe(settings.database_url))
+                  probe=DatabaseProbe(settings.database_url), readiness=probes.Readiness(settings.database_url),
+                  outbox_state=probes.OutboxState(settings.database_url))
 
 
 async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
@@ -185,6 +216,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = sub.add_parser("run", help="migrate the database, then start the bot")
     run.add_argument("--mode", choices=["socket", "http"], help="override TANDEM_MODE (default: socket)")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    outbox_cli.add_parser(sub)
     check = sub.add_parser("check", help="check the settings for a mode and exit (2 if incomplete)")
     check.add_argument("--mode", choices=["socket", "http"])
     args = parser.parse_args(argv)
@@ -207,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings.database_url)
         print(f"Database at {settings.database_url} is up to date.")
         return 0
+    if args.command == "outbox":
+        migrate(settings.database_url)
+        return outbox_cli.run(args, settings.database_url)
     mode: Mode = getattr(args, "mode", None) or settings.tandem_mode
     problem = credentials_message(settings, mode)
     if problem:
