@@ -161,13 +161,24 @@ def standing(session: Session, *, team_id: str, goal: dict, window: Window, thro
         target_value = base * (1 + target / 100) if base is not None else None
     else:
         target_value = target
-    change = (value - base) / abs(base) * 100 if value is not None and base not in (None, 0) else None
-    start = 0.0 if goal["kind"] == "sum" or base is None else base
-    way = None
-    if value is not None and target_value is not None and target_value != start:
-        way = (value - start) / (target_value - start) * 100
     elapsed = ((last - window.start).days + 1) / window.days
-    pace = way / elapsed if way is not None and elapsed > 0 else None
+    change = way = None
+    if how == "sum":
+        # A total grows day by day: on pace it has reached `elapsed` of its target; its change
+        # against the baseline compares the total projected to the whole window.
+        if value is not None and base not in (None, 0):
+            change = (value / elapsed - base) / abs(base) * 100
+        if value is not None and target_value not in (None, 0):
+            way = value / target_value * 100
+    else:
+        # A level (DAU, a rate): on pace it has moved `elapsed` of the way from the baseline
+        # (or from zero without one) to its target.
+        if value is not None and base not in (None, 0):
+            change = (value - base) / abs(base) * 100
+        start = 0.0 if base is None else base
+        if value is not None and target_value is not None and target_value != start:
+            way = (value - start) / (target_value - start) * 100
+    pace = way / elapsed if way is not None else None
     hit = None
     if value is not None:
         measured = change if goal["kind"] == "change" else value
