@@ -114,6 +114,14 @@ def _fit(value, limit: int, escape: bool = True) -> Raw:
     return Raw(cut(text, limit))
 
 
+def _num(value, places: int = 2) -> str:
+    """A number as people read it: thousands separated, at most `places` decimals, no trailing zeros."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _plain(text) -> Raw:
     """For plain_text inputs' initial values: the user's own text, back unchanged."""
     return Raw("" if text is None else str(text))
@@ -167,7 +175,7 @@ def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environmen
         extensions=["jinja2.ext.i18n"],
     )
     env.filters.update(mention=_mention, mentions=_mentions, channel=_channel, plain=_plain, slack_date=_slack_date,
-                       emitted=Emitted, fit=_fit)
+                       emitted=Emitted, fit=_fit, num=_num)
     return env
 
 
