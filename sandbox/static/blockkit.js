@@ -267,7 +267,7 @@ function block(def, ctx, errors) {
     }
     case "input": {
       const label = el("label", {class: "input-label"}, plain(def.label));
-      if (def.optional) label.append(el("span", {class: "optional"}, " (optional)"));
+      if (def.optional) label.append(el("span", {class: "optional"}, ` ${ctx.words.optional}`));
       const input = element(def.element, ctx, id, {dispatch: def.dispatch_action});
       input.classList.add("input-el");
       wrap.append(label, input);
