@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     port: int = 3000
 
     database_url: str = "sqlite:///tandem.db"
+    # The sandbox's own SQLite file (./tandem sandbox); made afresh at every sandbox start.
+    sandbox_database: str = "sandbox.db"
 
     default_language: Literal["en", "zh_CN"] = "en"
     default_timezone: str = "UTC"

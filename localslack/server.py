@@ -111,6 +111,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         trigger_ttl: float = TRIGGER_TTL,
         socket_disconnect_grace: float = 1.0,
         max_socket_connections: int = MAX_SOCKET_CONNECTIONS,
+        epoch: Callable[[], float] = time.time,
     ):
         self.bot_token = bot_token
         self.app_token = app_token
@@ -123,6 +124,8 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         # Replace it with a fake clock to drive those without waiting.
         self.clock = clock
         self.trigger_ttl = trigger_ttl
+        # `epoch` is the unix time message ts are made from (the sandbox passes its moved clock).
+        self.epoch = epoch
 
         # All state below is guarded by _lock: handlers run on the server thread, test code
         # on the test thread.
@@ -423,7 +426,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
     def _next_ts(self) -> str:
         """Slack-style "seconds.micros", from the wall clock, strictly increasing."""
         with self._lock:
-            self._last_ts_us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
+            self._last_ts_us = max(int(self.epoch() * 1_000_000), self._last_ts_us + 1)
             seconds, micros = divmod(self._last_ts_us, 1_000_000)
             return f"{seconds}.{micros:06d}"
 
