@@ -147,3 +147,31 @@ def test_compiled_catalog_is_used_only_while_it_matches_its_po(locale_dir):
     assert i18n.load("zh_CN", locale_dir).gettext("Blockers") == "阻碍"
     _edit(locale_dir, lambda c: setattr(c.get("Blockers"), "string", "卡点"))  # edited after compiling
     assert i18n.load("zh_CN", locale_dir).gettext("Blockers") == "卡点"
+
+
+@pytest.mark.parametrize("chinese", [
+    "站会 %(name)s 又开始运行了，请运行 `/standup list`.",  # a sentence ends with "." after code
+    "站会 %(name)s 又开始运行了.",
+    "站会 %(name)s, 又开始运行了",
+    "站会(%(name)s)又开始运行了。",
+    "站会:%(name)s 又开始运行了。",
+])
+def test_english_punctuation_in_chinese_fails(locale_dir, extracted, chinese):
+    _edit(locale_dir, lambda c: setattr(c.get("Standup %(name)s is running again."), "string", chinese))
+    problems = i18n.check(locale_dir, extracted)
+    assert len(problems) == 1, problems
+    assert "English punctuation in Chinese" in problems[0] and "msgid 'Standup %(name)s is running again.'" in problems[0]
+
+
+@pytest.mark.parametrize("chinese", ["CSV 文件：metric,date,value（最多 5 MB）", "例如 30, 60。", "https://example.com 上的说明。",
+                                     "可用：status:new、label:名称。", "*已暂停*：%(name)s。", "继续…"])
+def test_code_examples_and_chinese_punctuation_pass(chinese):
+    assert i18n.punctuation_problems(chinese) == []
+
+
+def test_punctuation_glued_to_translated_words_in_a_template_fails(tmp_path):
+    (tmp_path / "a.yaml.j2").write_text("text: \"{{ _('Approval needed') }}: {{ ref }}\"\n"
+                                        "late: \"_({{ _('late') }})_\"\nok: \"{{ _('Blockers') }} · {{ n }}\"\n")
+    problems = i18n.template_problems(tmp_path)
+    assert [p.split(": punctuation")[0].rsplit(":", 1)[1] for p in problems] == ["1", "2"]
+    assert all("move it into the msgid" in p for p in problems)
