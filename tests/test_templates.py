@@ -83,6 +83,8 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "home.yaml.j2": {"version": "1"},
         "database_unreachable.yaml.j2": {"modal": False},
         "too_slow.yaml.j2": {},
+        "currency.yaml.j2": {"changed": True, "code": "CNY", "from_setting": False, "name": "Chinese Yuan",
+                             "symbol": "CN¥"},
     }
     assert set(contexts) == {p.name for p in BLOCKS_DIR.glob("*.j2") if not p.name.startswith("_")}, \
         "add new templates here"

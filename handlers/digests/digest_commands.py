@@ -10,6 +10,7 @@ import templates
 from clock import utcnow
 from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.digests import rendering, sending
+from handlers.digests import words as wording
 from handlers.listeners import Outcome
 from models import keys
 from models.db import session_scope
@@ -67,8 +68,9 @@ def _open_modal(services: Services, command: dict, form: dict, *, language: str)
 def check_template(services: Services, digest: Digest, *, language: str) -> None:
     """Render against last week's data; RuleError with the line and error when it breaks."""
     with session_scope(services.engine) as session:
-        context = week.compute(session, digest=digest,
-                               monday=week.last_complete_week(utcnow(), ZoneInfo(digest.timezone)))
+        context = wording.digest_context(
+            week.compute(session, digest=digest, monday=week.last_complete_week(utcnow(), ZoneInfo(digest.timezone))),
+            language=language, currency=wording.currency_of(services, session, digest.team_id))
     directory = sending.team_dir(services)
     if not rendering.exists(directory, digest.template):
         raise RuleError("digests.no_template", name=digest.template)

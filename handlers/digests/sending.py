@@ -17,6 +17,7 @@ import templates
 from delivery import THREAD
 from handlers.common import Services, rule_error_message
 from handlers.digests import chart, rendering
+from handlers.digests import words as wording
 from models import keys
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
@@ -49,7 +50,8 @@ def preview(services: Services, *, team_id: str, name: str, monday: date | None,
     with session_scope(services.engine) as session:
         digest = digests.find_digest(session, team_id=team_id, name=name)
         monday = monday or week.last_complete_week(now, ZoneInfo(digest.timezone))
-        context = week.compute(session, digest=digest, monday=monday)
+        context = wording.digest_context(week.compute(session, digest=digest, monday=monday), language=language,
+                                       currency=wording.currency_of(services, session, team_id))
     return rendering.render(team_dir(services), digest.template, language=language, context=context)
 
 
@@ -65,7 +67,8 @@ def send(services: Services, *, digest_id: int, monday: date, kind: str, actor: 
         if digest is None or (kind == SCHEDULED and digest.paused):  # deleted or paused since it was scheduled
             return None
         language = services.workspace(session, digest.team_id).language
-        context = week.compute(session, digest=digest, monday=monday, backfill=kind == "resend")
+        context = wording.digest_context(week.compute(session, digest=digest, monday=monday, backfill=kind == "resend"),
+                                       language=language, currency=wording.currency_of(services, session, digest.team_id))
         messages, used, problem = render_for(services, digest, context, language)
         record = digests.record_send(session, digest=digest, period_start=monday, kind=kind, actor=actor,
                                      template_used=used, fell_back=problem is not None, now=now, once=once)
