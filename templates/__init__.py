@@ -83,6 +83,11 @@ def _mention(user_id: str) -> Raw:
     return Raw(f"<@{user_id}>")
 
 
+def _mentions(user_ids) -> Raw:
+    """Several people, comma-separated: `join` would turn the mentions back into escaped text."""
+    return Raw(", ".join(_mention(user_id) for user_id in user_ids))
+
+
 def _channel(channel_id: str) -> Raw:
     channel_id = str(channel_id)
     return Raw(f"<#{channel_id}>") if channel_id.isalnum() else Raw(escape_mrkdwn(channel_id))
@@ -107,6 +112,14 @@ def _fit(value, limit: int, escape: bool = True) -> Raw:
     if escape and not isinstance(value, Raw | Emitted):
         text = escape_mrkdwn(text)
     return Raw(cut(text, limit))
+
+
+def _num(value, places: int = 2) -> str:
+    """A number as people read it: thousands separated, at most `places` decimals, no trailing zeros."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _plain(text) -> Raw:
@@ -161,8 +174,8 @@ def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environmen
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.filters.update(mention=_mention, channel=_channel, plain=_plain, slack_date=_slack_date,
-                       emitted=Emitted, fit=_fit)
+    env.filters.update(mention=_mention, mentions=_mentions, channel=_channel, plain=_plain, slack_date=_slack_date,
+                       emitted=Emitted, fit=_fit, num=_num)
     return env
 
 

@@ -68,3 +68,16 @@ def test_history_of_a_person(tandem, people, sender):
     assert [b["text"]["text"].split(" · ")[-1] for b in own["blocks"][1:]] == ["missing", "missing"]
     assert "is not a period" in sender.command("/standup", "history 999d", user_id=OWNER).json()["text"]
     assert "is not a person" in sender.command("/standup", "history nick", user_id=OWNER).json()["text"]
+
+
+def test_history_of_a_person_as_typed(tandem, people, sender, slack):
+    """`/standup history @nick` as typed: escaped by Slack (the manifest), or resolved where escaping is off."""
+    standup = make_standup(tandem, participants=[NY, BERLIN, OWNER], zone_mode="team", timezone="America/New_York",
+                           prompt_time="09:00", days=list("0123456"))
+    run_days(tandem, standup, 2)
+    for escaped in (True, False):
+        slack.escape_overrides["/standup"] = escaped
+        body = sender.command("/standup", "history @nick 7d", user_id=OWNER).json()
+        assert len([b for b in body["blocks"][1:] if "daily · answered" in b["text"]["text"]]) == 2, body
+    assert "There is no one called @nobody" in sender.command("/standup", "history @nobody", user_id=OWNER).json()["text"]
+    assert "本工作区没有叫 @nobody 的人" in sender.command("/standup", "history @nobody", user_id=SHANGHAI).json()["text"]
