@@ -149,6 +149,11 @@ def update(locale_dir: Path = LOCALE_DIR, template: Catalog | None = None, say=p
         po_path = catalog_path(language, locale_dir)
         catalog = read_catalog(po_path, language) if po_path.exists() else Catalog(locale=language, domain=DOMAIN)
         old_files = _old_files(language, locale_dir)
+        for twice in getattr(catalog, "duplicates", []):  # a merge left two entries: a person picks one
+            kept = catalog.get(twice.id, twice.context)
+            if twice.string and kept.string != twice.string:
+                kept.flags.add("fuzzy")
+                kept.user_comments.append(f"candidates: {kept.string!r} | {twice.string!r} (both in {po_path.name})")
         # msgid (any context) -> translation -> where it was found
         known: dict[str, dict] = {}
         for message in [*catalog, *catalog.obsolete.values()]:

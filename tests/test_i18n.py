@@ -51,7 +51,7 @@ def test_extraction_finds_templates_and_contexts(extracted):
 
 def test_same_english_different_meaning_keeps_its_own_chinese():
     rows = [{"name": f"d{n}", "channel": "C1", "weekday": 0, "hour": 9, "minute": 0, "timezone": "UTC",
-             "metrics": ["DAU"], "paused": False} for n in range(203)]
+             "metrics": ["DAU"], "paused": False, "cadence": "weekly"} for n in range(203)]
     assert render("digests/list.yaml.j2", language="zh_CN", rows=rows)["blocks"][-1]["elements"][0]["text"] == "另有 3 项"
     assert render("digests/list.yaml.j2", language="en", rows=rows)["blocks"][-1]["elements"][0]["text"] == "and 3 more"
     en = templates._gettext_for("en")
@@ -175,3 +175,13 @@ def test_punctuation_glued_to_translated_words_in_a_template_fails(tmp_path):
     problems = i18n.template_problems(tmp_path)
     assert [p.split(": punctuation")[0].rsplit(":", 1)[1] for p in problems] == ["1", "2"]
     assert all("move it into the msgid" in p for p in problems)
+
+
+def test_update_after_a_merge_that_left_an_entry_twice_asks_a_person(locale_dir, extracted):
+    path = i18n.catalog_path("zh_CN", locale_dir)
+    with path.open("a", encoding="utf-8") as po:
+        po.write('\nmsgid "Blockers"\nmsgstr "障碍"\n')
+    i18n.update(locale_dir, extracted, say=lambda _: None)
+    problems = i18n.check(locale_dir, extracted)
+    assert len(problems) == 1 and "conflict (candidates: '阻碍' | '障碍' (both in tandem.po)): msgid 'Blockers'" \
+        in problems[0], problems

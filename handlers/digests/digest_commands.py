@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
+from handlers import metric_words as wording
 from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.digests import rendering, sending
-from handlers.digests import words as wording
 from handlers.listeners import Outcome
 from models import keys
 from models.db import session_scope

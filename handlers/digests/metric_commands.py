@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
+from handlers import metric_words as wording
 from handlers.common import Services, open_modal, zone_of
-from handlers.digests import words as wording
 from models.db import session_scope
 from models.digests import metrics, week
 from models.errors import RuleError

@@ -15,9 +15,9 @@ from sqlmodel import select
 
 import templates
 from delivery import THREAD
+from handlers import metric_words as wording
 from handlers.common import Services, rule_error_message
 from handlers.digests import chart, chart_upload, rendering
-from handlers.digests import words as wording
 from models import keys
 from models.db import session_scope
 from models.digests import SCHEDULED, Digest, DigestSend, digests, week
