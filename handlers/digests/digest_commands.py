@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
+from handlers import metric_words as wording
 from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.digests import rendering, sending
 from handlers.listeners import Outcome
@@ -69,8 +70,10 @@ def _open_modal(services: Services, command: dict, form: dict, *, language: str)
 def check_template(services: Services, digest: Digest, *, language: str) -> None:
     """Render against the last complete period's data; RuleError with the line and error when it breaks."""
     with session_scope(services.engine) as session:
-        context = week.compute(session, digest=digest,
-                               period=periods.last_complete(digest.cadence, utcnow(), ZoneInfo(digest.timezone)))
+        context = wording.digest_context(
+            week.compute(session, digest=digest,
+                         period=periods.last_complete(digest.cadence, utcnow(), ZoneInfo(digest.timezone))),
+            language=language, currency=wording.currency_of(services, session, digest.team_id))
     directory = sending.team_dir(services)
     if not rendering.exists(directory, digest.template):
         raise RuleError("digests.no_template", name=digest.template)

@@ -15,6 +15,7 @@ from sqlmodel import select
 
 import templates
 from delivery import THREAD
+from handlers import metric_words as wording
 from handlers.common import Services, rule_error_message
 from handlers.digests import chart, chart_upload, rendering
 from models import keys
@@ -50,7 +51,8 @@ def preview(services: Services, *, team_id: str, name: str, period: Period | Non
     with session_scope(services.engine) as session:
         digest = digests.find_digest(session, team_id=team_id, name=name)
         period = period or periods.last_complete(digest.cadence, now, ZoneInfo(digest.timezone))
-        context = week.compute(session, digest=digest, period=period)
+        context = wording.digest_context(week.compute(session, digest=digest, period=period), language=language,
+                                         currency=wording.currency_of(services, session, team_id))
     return rendering.render(team_dir(services), digest.template, language=language, context=context)
 
 
@@ -68,7 +70,8 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         if digest is None or (kind == SCHEDULED and digest.paused):  # deleted or paused since it was scheduled
             return None
         language = services.workspace(session, digest.team_id).language
-        context = week.compute(session, digest=digest, period=period, backfill=kind == "resend")
+        context = wording.digest_context(week.compute(session, digest=digest, period=period, backfill=kind == "resend"),
+                                         language=language, currency=wording.currency_of(services, session, digest.team_id))
         messages, used, problem = render_for(services, digest, context, language)
         record = digests.record_send(session, digest=digest, period=period, kind=kind, actor=actor,
                                      template_used=used, fell_back=problem is not None, now=now, once=once)

@@ -46,7 +46,7 @@ def test_preview_is_only_for_me_and_shows_the_hand_computed_numbers(sender, slac
     text = all_text(shown)
     assert "*DAU* Daily active users: *130* users  ▲ +20 (+18.2%)  :warning: off target (150)  " \
            ":rotating_light: moved more than ±10%" in text
-    assert "*CAC* Customer acquisition cost: *45* ¥  ▼ −5 (−10%)  :warning: off target (40)" in text
+    assert "*CAC* Customer acquisition cost: *45*  ▼ −5 (−10%)  :warning: off target (40)" in text  # no currency set
     assert "moved more than ±15%" not in text
     assert "*NPS* Net promoter score: *35*  no change\n" in text
     assert f"ISO week {week_label(last)}: {last} – {last + timedelta(6)}, times in UTC" in text

@@ -220,7 +220,7 @@ def test_a_chinese_requester_hears_in_chinese(sender, slack, tandem, workspace):
     sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request))
     drained(lambda: len(dms(slack, OPS_ZH)) == 2, "the DM")
     accepted = str(templates.translations("zh_CN").gettext("Accepted"))
-    assert accepted != "Accepted" and dms(slack, OPS_ZH)[1] == f"REQ-1: {accepted}"
+    assert accepted != "Accepted" and dms(slack, OPS_ZH)[1] == f"REQ-1：{accepted}"  # a Chinese colon
     assert thread(slack, tandem, request) == [f"<@{PM1}> accepted · New → Accepted"]  # the workspace's language
 
 

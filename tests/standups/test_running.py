@@ -63,10 +63,15 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
     assert prompt_of(slack, SHANGHAI)[0]["text"] == "站会 daily 时间到了。"  # their Slack language
     for user in EVERYONE:
         assert len(prompt_of(slack, user)) == 1
+    [when_en] = [e["text"] for b in prompt_of(slack, NY)[0]["blocks"] if b["type"] == "context" for e in b["elements"]]
+    [when_zh] = [e["text"] for b in prompt_of(slack, SHANGHAI)[0]["blocks"] if b["type"] == "context"
+                 for e in b["elements"]]
+    assert when_en.startswith(f"The report goes to <#{REPORT}> at <!date^") and when_en.endswith(" UTC>.")
+    assert when_zh.startswith("报告将于 <!date^") and when_zh.endswith(f" UTC> 发到 <#{REPORT}>。")  # no English "."
     assert answer(sender, slack, NY, "Shipped login", "Checkout", "Waiting on API keys").text in ("", "{}")
     tandem.settle()
     [parent] = drained(lambda: report(slack), "the report")
-    assert "1/4 answered · 3 waiting" in parent["text"]
+    assert parent["text"].startswith("Standup daily, ") and parent["text"].endswith(": 1/4 answered · 3 waiting")
     assert answer(sender, slack, BERLIN, "Docs", "Tests", "none").status == 200
     assert told(slack, click(sender, slack, SHANGHAI, "standup_skip")) == "今天已跳过 daily。"
     tandem.settle()
