@@ -355,6 +355,10 @@ def test_other_thread_messages_are_kept_or_ignored(sender, slack, tandem, worksp
     assert comments(tandem, request) == [(PM1, "Looking into it")]
     assert actions(tandem, request) == ["filed"] and stored(tandem, request).version == 1
     assert not slack.calls_to("chat.update")
+    from models.events import HandledEvent
+
+    with session_scope(tandem.engine) as session:  # only the kept comment's event is remembered
+        assert len(session.exec(select(HandledEvent)).all()) == 1
 
 
 def test_a_declined_card_says_who_and_why_in_chinese(sender, slack, tandem, workspace):
