@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     port: int = 3000
 
     database_url: str = "sqlite:///tandem.db"
+    # The sandbox's own SQLite file (./tandem sandbox); made afresh at every sandbox start.
+    sandbox_database: str = "sandbox.db"
 
     default_language: Literal["en", "zh_CN"] = "en"
     default_timezone: str = "UTC"
@@ -44,6 +46,10 @@ class Settings(BaseSettings):
     # directory of the team's own digest templates (NAME.yaml.j2; empty: only Tandem's default).
     metrics_api_token: str = ""
     digest_templates_dir: str = ""
+    # Activities: at half time an activity below this share of its pace is "at risk"; the review is
+    # asked for this many days after the end (late data settles).
+    activity_at_risk_share: float = Field(default=0.7, gt=0, le=1)
+    activity_settle_days: int = Field(default=2, ge=0, le=30)
 
     # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
     worker_threads: int = Field(default=16, ge=2, le=512)

@@ -21,8 +21,11 @@ def test_help_lists_the_modes(repo_root, tmp_path):
     assert "socket" in result.stdout and "http" in result.stdout and "migrate" in result.stdout
 
 
-def test_socket_mode_without_credentials_names_each_and_exits_2(repo_root, tmp_path):
-    result = run_bot(repo_root, tmp_path, "run")
+@pytest.mark.parametrize("how", [{"TANDEM_MODE": "socket"}, {"args": ["--mode", "socket"]}])
+def test_socket_mode_without_credentials_names_each_and_exits_2(repo_root, tmp_path, how):
+    # A mode asked for explicitly: a misconfigured production bot never starts the sandbox instead.
+    env = {k: v for k, v in how.items() if k != "args"}
+    result = run_bot(repo_root, tmp_path, "run", *how.get("args", []), **env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr

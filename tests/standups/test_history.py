@@ -47,8 +47,13 @@ def test_stats_per_person_and_overall(tandem, people, sender):
     body = sender.command("/standup", "stats daily 14d", user_id=OWNER).json()
     text = str(body["blocks"])
     assert "Standup daily: last 14 days" in body["text"]
-    assert "*Nick York*: participation 100% (3 of 3) · on time 67% · 0 skipped · 1 blockers" in text
-    assert "Overall: participation 33% (3 of 9)" in text
+    assert "*Nick York*: participation 100% (3 of 3) · on time 67% · 0 skipped · 1 blocker" in text
+    assert "Overall: participation 33% (3 of 9)" in text and "· 0 blockers" in text
+    assert "· 3 standup days" in text
+    chinese = sender.command("/standup", "stats daily 1d", user_id=SHANGHAI).json()
+    assert chinese["text"] == "站会 daily：最近 1 天"
+    english = sender.command("/standup", "stats daily 1d", user_id=OWNER).json()
+    assert english["text"] == "Standup daily: last 1 day"
 
 
 def test_history_of_a_person(tandem, people, sender):
