@@ -1,7 +1,7 @@
 """standups remember when they were resumed: a prompt whose time passed while paused is not sent
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
