@@ -237,3 +237,12 @@ def test_the_sweep_runs_on_fixed_ticks_so_a_restart_catches_up_at_once(tandem):
     start = datetime(2026, 12, 1, 10, 7, 30, tzinfo=UTC)  # a process that just started
     assert last_due(job.trigger, now=start, since=start - timedelta(hours=1)) == datetime(2026, 12, 1, 10, 5,
                                                                                             tzinfo=UTC)
+
+
+def test_a_name_that_cannot_be_looked_up_is_answered_not_guessed(sender, slack, tandem, workspace):
+    slack.escape_overrides["/approval"] = False
+    slack.fail_next("users.list", status=500)  # Slack failing the lookup
+    text = sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert text.startswith("Slack did not give Tandem the list of people just now")
+    assert sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()["text"] \
+        .startswith(f"Until 2099-12-31, <@{DEPUTY}> receives")  # Slack is back: the same words work
