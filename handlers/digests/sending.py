@@ -77,9 +77,9 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         if owed is None:
             return None
         session.expunge(digest)
-    png = chart.chart_png(context["metrics"], context["period"]["labels"])
+    words = templates.messages("digests/chart_words.yaml.j2", language=language, period=period.label)
+    png = chart.chart_png(context["metrics"], context["period"]["labels"], words)
     if png is not None:  # outside any transaction: SQLite has one writer, and Slack takes its time
-        words = templates.messages("digests/chart_words.yaml.j2", language=language, period=period.label)
         file_id = chart_upload.upload_chart(services, owed.id, png=png, filename=f"digest-{period.label}.png",
                                             title=words["title"], alt=words["alt"])
         if file_id is not None:
