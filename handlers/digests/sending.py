@@ -19,7 +19,7 @@ from handlers.common import Services, rule_error_message
 from handlers.digests import chart, chart_upload, rendering
 from models import keys
 from models.db import session_scope
-from models.digests import SCHEDULED, Digest, DigestSend, digests, week
+from models.digests import SCHEDULED, Digest, DigestSend, digests, versions, week
 from models.digests import period as periods
 from models.digests.period import Period
 from models.outbox import message_ref, was_queued
@@ -33,13 +33,15 @@ def team_dir(services: Services) -> str:
     return services.settings.digest_templates_dir or ""
 
 
-def render_for(services: Services, digest: Digest, context: dict, language: str):
-    """(messages, template used, the problem that made it fall back or None)."""
+def render_for(services: Services, digest: Digest, context: dict, language: str, in_use=None):
+    """(messages, template used, the problem that made it fall back or None). `in_use`: the version
+    of a template edited in Slack the digest uses (None: its named template)."""
+    name = f"v{in_use.version}" if in_use is not None else digest.template
     try:
-        return rendering.render(team_dir(services), digest.template, language=language, context=context), \
-            digest.template, None
+        return rendering.render(team_dir(services), name, language=language, context=context,
+                                source=in_use.source if in_use is not None else None), name, None
     except rendering.TemplateProblem as problem:
-        if digest.template == rendering.DEFAULT:
+        if in_use is None and digest.template == rendering.DEFAULT:
             raise
         log.warning("digest %s: template %s broke (%s); using the default", digest.name, digest.template, problem)
         messages = rendering.render("", rendering.DEFAULT, language=language, context=context)
@@ -51,6 +53,10 @@ def preview(services: Services, *, team_id: str, name: str, period: Period | Non
         digest = digests.find_digest(session, team_id=team_id, name=name)
         period = period or periods.last_complete(digest.cadence, now, ZoneInfo(digest.timezone))
         context = week.compute(session, digest=digest, period=period)
+        in_use = versions.current(session, digest=digest)
+    if in_use is not None:
+        return rendering.render(team_dir(services), digest.name, language=language, context=context,
+                                source=in_use.source)
     return rendering.render(team_dir(services), digest.template, language=language, context=context)
 
 
@@ -69,7 +75,8 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
             return None
         language = services.workspace(session, digest.team_id).language
         context = week.compute(session, digest=digest, period=period, backfill=kind == "resend")
-        messages, used, problem = render_for(services, digest, context, language)
+        messages, used, problem = render_for(services, digest, context, language,
+                                             versions.current(session, digest=digest))
         record = digests.record_send(session, digest=digest, period=period, kind=kind, actor=actor,
                                      template_used=used, fell_back=problem is not None, now=now, once=once)
         owed = record or unfinished(session, digest_id=digest.id, period=period,
