@@ -71,3 +71,4 @@ def register(app: AsyncApp, services: Services) -> None:
     app.view("metric_import")(ack_with(services, importing.submit_import))
     app.view("digest_new")(ack_with(services, d.submit_new))
     app.view("digest_template")(ack_with(services, template_editing.submit))
+    services.delivery.late[sending.CHART] = functools.partial(sending.chart_args, services)

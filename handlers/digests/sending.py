@@ -92,11 +92,31 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         if file_id is not None:
             shown = templates.render("digests/chart_block.yaml.j2", language=language, file_id=file_id,
                                      period=period.label)
-            messages[0] = {**messages[0], "blocks": messages[0]["blocks"] + shown["blocks"]}
+            messages[0] = {**messages[0], CHART: {"file": file_id, "without": messages[0]["blocks"],
+                                                  "with": messages[0]["blocks"] + shown["blocks"]}}
     with session_scope(services.engine) as session:  # queued under the send's keys: at most once each
         queue_messages(services, session, digest, owed, messages, problem, language=language, now=now)
     services.delivery.kick()
     return record
+
+
+# The first message's blocks with the chart and without it, chosen when the outbox sends it: a
+# message naming a file Slack cannot show (still processing, deleted since) would be refused as
+# invalid_blocks for good, and the digest lost with it.
+CHART = "$digest_chart"
+
+
+def chart_args(services: Services, team_id: str, chart: dict) -> dict:
+    """The blocks to post: with the chart when Slack shows the file as ready, else text only."""
+    try:
+        ready = bool(services.delivery.call("files.info", file=chart["file"])["file"].get("mimetype"))
+    except SlackApiError as exc:
+        if exc.response.get("error") != "file_not_found":
+            raise  # Slack unwell: the outbox tries again later
+        ready = False
+    if not ready:
+        log.warning("digest chart %s cannot be shown now; the digest goes out as text only", chart["file"])
+    return {"blocks": chart["with"] if ready else chart["without"]}
 
 
 RESUME_AFTER = timedelta(minutes=5)  # the scheduler's run lease: a run that old is not running any more
@@ -117,9 +137,9 @@ def queue_messages(services: Services, session, digest: Digest, record: DigestSe
     first = record.message_key
     for index, message in enumerate(messages):
         key, thread = (keys.digest_part(first, index), {THREAD: first}) if index else (first, {})
+        blocks = {CHART: message[CHART]} if CHART in message else {"blocks": message["blocks"]}
         services.delivery.queue(session, key=key, team_id=digest.team_id, method="chat.postMessage", now=now,
-                                channel=digest.channel, text=message["text"], blocks=message["blocks"],
-                                unfurl_links=False, **thread)
+                                channel=digest.channel, text=message["text"], unfurl_links=False, **blocks, **thread)
     if problem is not None:
         told = templates.render("digests/notice.yaml.j2", language=language, key="template_fell_back",
                                 p={"name": digest.name, "template": problem.template, "line": problem.line,
