@@ -150,3 +150,14 @@ def test_choosing_another_named_template_sets_the_edited_one_aside(engine):
         same.template = "team"
         digests.update_digest(session, digest_id=digest.id, changed=same, actor=ADMIN, actor_is_admin=False)
         assert row.template_version is None and row.template == "team"
+
+
+def test_deleting_a_digest_deletes_its_template_versions(engine):
+    digest = make_digest(engine, "T1")
+    with session_scope(engine) as session:
+        versions.save(session, digest_id=digest.id, source="text: x\nblocks: []", actor=ADMIN, actor_is_admin=True,
+                      now=utcnow())
+    with session_scope(engine) as session:
+        digests.delete_digest(session, digest=session.get(Digest, digest.id))
+    with session_scope(engine) as session:
+        assert session.exec(select(DigestTemplate)).all() == [] and session.exec(select(Digest)).all() == []
