@@ -110,6 +110,8 @@ class Call:
     response: Any = None  # the answer body (a dict, or text for non-JSON answers)
     executed: bool = False  # Slack did the method's work (whatever reached the client afterwards)
     fault: str | None = None  # "reset" (no answer at all) or "truncate" (the answer was cut short)
+    delay: float = 0.0  # seconds the latency model (set_latency) held the answer back
+    answered: float | None = None  # LocalSlack.clock() when the answer left (None: not yet, or never)
 
     @property
     def ok(self) -> bool:

@@ -362,6 +362,15 @@ class WebApiMethods:
         self._homes[user] = view["id"]  # type: ignore[index]
         return {"view": copy.deepcopy(view)}
 
+    def close_view(self, user_id: str, view_id: str) -> None:
+        """The user pressed a pushed view's back/close: that view and the ones above it go."""
+        with self._lock:
+            stack = self._modal_stacks.get(user_id, [])
+            if view_id in stack:
+                del stack[stack.index(view_id):]
+            if not stack:
+                self._modal_stacks.pop(user_id, None)
+
     def close_modals(self, user_id: str) -> None:
         """The user closed their modal(s)."""
         with self._lock:

@@ -128,7 +128,7 @@ def render_text(team_dir: str, filename: str, language: str, context: dict, sour
     child process. The output stops once it passes OUTPUT_LIMIT. With `source` (a template a team
     edited in Slack, kept in the database) that text is the template `filename`; it may include or
     extend the team's files and Tandem's default as a file template may."""
-    gettext, ngettext = templates._gettext_for(language if language in templates.LANGUAGES else "en")
+    words = templates._gettext_for(language if language in templates.LANGUAGES else "en")
     pieces, size = [], 0
     env = environment(team_dir)
     if source is not None:
@@ -136,8 +136,7 @@ def render_text(team_dir: str, filename: str, language: str, context: dict, sour
         edited = jinja2.FunctionLoader(lambda name: (source, filename, lambda: True) if name == filename else None)
         env = env.overlay(loader=jinja2.ChoiceLoader([edited, env.loader]))
     try:
-        for piece in env.get_template(filename).generate(
-                _=gettext, gettext=gettext, ngettext=ngettext, language=language, **context):
+        for piece in env.get_template(filename).generate(**words, language=language, **context):
             size += len(piece)
             if size > OUTPUT_LIMIT:
                 return "problem", None, f"more than {OUTPUT_LIMIT:,} characters of output", "output"

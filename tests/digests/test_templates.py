@@ -119,6 +119,12 @@ def test_the_default_digest_in_chinese(tandem, slack):
     assert message["blocks"][3]["text"]["text"] == \
         "*站会*\n应答 8 人次中回答 7 次（87.5%），85.7% 按时，提出阻碍 1 个\n• &lt;@U0AB&gt; 安娜 · eng · 2026-11-10"
     assert "<@" not in str(message)  # nobody is notified by a digest
+    [english] = rendering.render("", "default", language="en", context=context)
+    assert english["blocks"][3]["text"]["text"].startswith(
+        "*Standups*\n7 of 8 answers (87.5%), 85.7% on time, 1 blocker raised\n")
+    context["standups"].update(answered=1, expected=1, blockers=2)
+    [english] = rendering.render("", "default", language="en", context=context)
+    assert "\n1 of 1 answer (87.5%), 85.7% on time, 2 blockers raised\n" in english["blocks"][3]["text"]["text"]
 
 
 def test_the_default_digest_shows_approvals():
@@ -130,13 +136,15 @@ def test_the_default_digest_shows_approvals():
                                        for w in ("opened", "accepted", "done", "declined")},
                             "median_triage_hours": None, "median_done_hours": None, "shipped": [], "shipped_more": 0},
                "approvals": {"approved": 1, "rejected": 1, "stages": [{"stage": "Ops lead", "median_hours": 3.0,
-                                                                       "count": 2}],
+                                                                       "count": 2},
+                                                                      {"stage": "Budget", "median_hours": 1.0,
+                                                                       "count": 1}],
                              "starting_next_week": [{"ref": "REQ-1", "title": "Sale <1>", "starts": "2026-11-25"}],
                              "waiting": [{"ref": "REQ-5", "title": "Sale 5", "stage": "Ops lead",
                                           "since": "2026-11-15T19:00"}]}}
     [message] = rendering.render("", "default", language="en", context=context)
     assert message["blocks"][-1]["text"]["text"] == (
-        "*Approvals*\nApproved 1 · rejected 1\n• Ops lead: median 3.0 h (2 decisions)\n"
+        "*Approvals*\nApproved 1 · rejected 1\n• Ops lead: median 3.0 h (2 decisions)\n• Budget: median 1.0 h (1 decision)\n"
         "*Approved activities starting next week*\n• 2026-11-25 REQ-1 Sale &lt;1&gt;\n"
         "*Waiting longest for approval*\n• REQ-5 Sale 5 · Ops lead · since 2026-11-15T19:00 UTC")
 
