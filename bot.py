@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import logs
 import metrics
 import outbox_cli
 import probes
@@ -166,6 +167,7 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
     tandem.server = uvicorn.Server(uvicorn.Config(
         tandem.web, host=settings.host, port=settings.port, lifespan="on",
         log_level=settings.log_level.lower(), access_log=False,
+        **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines go through ours
     ))
     if install_signals:
         loop = asyncio.get_running_loop()
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except pydantic.ValidationError as exc:
         print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
     if args.command == "migrate":
         migrate(settings.database_url)
         print(f"Database at {settings.database_url} is up to date.")

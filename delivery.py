@@ -28,6 +28,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import logs
 import metrics
 from clock import utcnow
 from models import outbox
@@ -170,6 +171,10 @@ class Delivery:
         return sent  # Slack refuses the token: nothing goes until recheck_token() sees it work
 
     def _send_one(self, message_id: int, *, now: datetime | None) -> str:
+        with logs.bound(outbox_key=None, team=None):
+            return self._send_claimed(message_id, now=now)
+
+    def _send_claimed(self, message_id: int, *, now: datetime | None) -> str:
         with session_scope(self.engine) as session:
             row = outbox.claim(session, message_id=message_id, now=now or utcnow())
             if row is None:
@@ -182,6 +187,7 @@ class Delivery:
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
             method, attempts, key, lane, team_id = row.method, row.attempts, row.key, row.lane, row.team_id
+            logs.bind(outbox_key=key, team=team_id)  # reset by _send_one
             first_attempt = row.first_attempt_at
         try:
             args = self._resolve(args, resolved)

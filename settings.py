@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
     socket_connections: int = Field(default=2, ge=1, le=10)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, with context (logs.py)
 
     @field_validator("slack_api_url")
     @classmethod

@@ -32,6 +32,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import inbound
+import logs
 
 log = logging.getLogger("tandem.socket_mode")
 
@@ -140,6 +141,7 @@ class SocketModePool:
             await connection.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
             return
         started = time.time()
+        logs.bind(request_id=request.envelope_id)  # this task's log lines name the envelope
         response = await run_async_bolt_app(self.app, request)
         await send_async_response(connection, request, response, started)
 
