@@ -186,3 +186,20 @@ def test_every_metric_the_readme_documents_is_served(tandem, repo_root):
     if tandem.settings.database_url.startswith("sqlite"):
         expected -= pooled
     assert len(documented) >= 15 and expected <= served, expected - served
+
+
+def test_several_worker_processes_add_up_with_prometheus_multiproc_dir(tmp_path, repo_root):
+    """gunicorn-style: each process counts in the shared directory; /metrics in any of them shows the sum."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = "import metrics; metrics.ACKS.labels('command', 'ok').inc({n}); metrics.TOKEN_REFUSED.set({refused})"
+    for n, refused in ((2, 0), (3, 1)):  # two workers
+        subprocess.run([sys.executable, "-c", count.format(n=n, refused=refused)], cwd=repo_root, env=env,
+                       check=True, timeout=60)
+    shown = subprocess.run([sys.executable, "-c", "import metrics; print(metrics.render(None)[0].decode())"],
+                           cwd=repo_root, env=env, check=True, timeout=60, capture_output=True, text=True).stdout
+    assert 'tandem_acks_total{kind="command",outcome="ok"} 5.0' in shown
+    assert "tandem_slack_token_refused 1.0" in shown
