@@ -3,6 +3,10 @@
     python bot.py run [--mode socket|http]   migrate, then serve (Socket Mode is the default)
     python bot.py migrate                    apply database migrations only
     python bot.py check                      show which settings are missing, then exit
+    python bot.py sandbox [--empty]          the sandbox: Tandem against a local Slack, a page at /sandbox
+
+`run` without Slack credentials and without an explicit mode (--mode, TANDEM_MODE) starts the
+sandbox instead of failing; with an explicit mode, missing credentials still exit 2.
 
 Use ./tandem instead of python bot.py on a fresh machine: it makes the virtualenv first.
 """
@@ -59,13 +63,15 @@ class Tandem:
     outbox_state: probes.OutboxState
     socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
+    loop: asyncio.AbstractEventLoop | None = None  # the event loop serving, once serving
+    sandbox: object = None  # sandbox.page.SandboxPage when this Tandem is the sandbox's
 
     @property
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
         return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
                       signing_secret=self.settings.slack_signing_secret or "", ready=self.ready,
-                      metrics=self.metrics)
+                      metrics=self.metrics, sandbox=self.sandbox)
 
     async def ready(self) -> tuple[bool, dict]:
         """May this replica take traffic? The database answered within a second with every migration
@@ -159,11 +165,13 @@ def build(settings: Settings, mode: Mode) -> Tandem:
                   outbox_state=probes.OutboxState(settings.database_url))
 
 
-async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
-    """Connect (Socket Mode) and serve HTTP until asked to stop (SIGTERM, or tandem.server.should_exit)."""
+async def serve(tandem: Tandem, *, install_signals: bool = True, on_started=None) -> None:
+    """Connect (Socket Mode) and serve HTTP until asked to stop (SIGTERM, or tandem.server.should_exit).
+    `on_started()` is called once the server answers."""
     import uvicorn
 
     settings = tandem.settings
+    tandem.loop = asyncio.get_running_loop()
     tandem.server = uvicorn.Server(uvicorn.Config(
         tandem.web, host=settings.host, port=settings.port, lifespan="on",
         log_level=settings.log_level.lower(), access_log=False,
@@ -185,12 +193,35 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
     gc.freeze()
     log.info("Tandem %s running in %s mode; health at http://%s:%s/healthz", VERSION,
              "Socket Mode" if tandem.mode == "socket" else "HTTP", settings.host, settings.port)
+    if on_started is not None:
+        asyncio.get_running_loop().create_task(_when_started(tandem.server, on_started))
     try:
         await tandem.server.serve()
     finally:
         if tandem.socket is not None:
             await tandem.socket.close()
         tandem.stop_background()
+
+
+async def _when_started(server, callback) -> None:
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(0.01)
+    if server.started:
+        callback()
+
+
+def run_sandbox(settings: Settings, *, empty: bool, why: str) -> int:
+    """The sandbox (sandbox/): the real Tandem in HTTP mode against the built-in local Slack."""
+    import sandbox
+
+    box = sandbox.prepare(settings, empty=empty)
+    try:
+        tandem = build(box.settings, "http")
+        sandbox.attach(box, tandem)
+        asyncio.run(serve(tandem, on_started=lambda: print(sandbox.banner(box, empty=empty, why=why), flush=True)))
+    finally:
+        box.slack.stop()
+    return 0
 
 
 def credentials_message(settings: Settings, mode: Mode) -> str | None:
@@ -219,6 +250,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--mode", choices=["socket", "http"], help="override TANDEM_MODE (default: socket)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     outbox_cli.add_parser(sub)
+    box = sub.add_parser("sandbox", help="try Tandem in a browser: a local Slack with a demo workspace at /sandbox")
+    box.add_argument("--empty", action="store_true", help="start with an empty workspace (no demo data)")
     check = sub.add_parser("check", help="check the settings for a mode and exit (2 if incomplete)")
     check.add_argument("--mode", choices=["socket", "http"])
     args = parser.parse_args(argv)
@@ -231,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
+        # one line per setting, named as in the environment: no pydantic dump, no traceback
+        lines = [f"  {'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
+        print("Tandem's settings are invalid:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     logs.configure(level=settings.log_level, log_format=settings.log_format)
     if args.command == "migrate":
@@ -241,8 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "outbox":
         migrate(settings.database_url)
         return outbox_cli.run(args, settings.database_url)
+    if args.command == "sandbox":
+        return run_sandbox(settings, empty=args.empty, why="Started with ./tandem sandbox.")
     mode: Mode = getattr(args, "mode", None) or settings.tandem_mode
     problem = credentials_message(settings, mode)
+    explicit = bool(getattr(args, "mode", None)) or "tandem_mode" in settings.model_fields_set
+    if problem and args.command == "run" and not explicit:
+        # A first run without credentials: show Tandem working instead of only what is missing.
+        return run_sandbox(settings, empty=False,
+                           why="No Slack credentials are set, so Tandem started its sandbox instead.")
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ from sqlmodel import Session
 
 import logs
 import metrics
-from clock import utcnow
+from clock import utcnow, wall
 from models.db import database_unavailable, error_summary, session_scope
 from models.schedule import RUN_LEASE, claim_run, finish_run, held_until
 from scheduler_lock import ActiveLock, LockLost
@@ -105,6 +105,7 @@ class Scheduler:
         self._failures = 0  # database errors in a row, for the watcher's back-off
         self._watch: threading.Thread | None = None
         self._jobs: dict[str, Job] = {}
+        self._rebuilding = threading.RLock()  # the watcher and the sandbox's clock control both rebuild
         self._version: int | None = None  # the schedule version the jobs were built from
         # (job, due) → when our own attempt claimed it before the database cut it short: that attempt
         # is over, so the run may be taken again at once instead of after its lease.
@@ -222,6 +223,22 @@ class Scheduler:
     def rebuild(self, *, version: int | None = None) -> None:
         """Make the APScheduler jobs what the tables say now. A job whose schedule did not change is
         left alone: adding it again at its fire time could skip that fire."""
+        with self._rebuilding:
+            self._rebuild(version)
+
+    def resync(self) -> None:
+        """The clock jumped ahead (the sandbox's clock control): put every job on the new offset, so
+        APScheduler wakes at the new clock's due times. Nothing to do on a standby."""
+        with self._rebuilding:
+            if not self.lock.held:
+                return
+            for key in self._jobs:
+                if self._aps.get_job(key) is not None:
+                    self._aps.remove_job(key)
+            self._jobs = {}
+            self._rebuild(self._version)
+
+    def _rebuild(self, version: int | None) -> None:
         jobs = {job.key: job for job in self.load_jobs(self.clock())}
         offset = self._offset()
         for key in self._jobs.keys() - jobs.keys():
@@ -238,8 +255,9 @@ class Scheduler:
 
     def _offset(self) -> timedelta:
         """How far the scheduler's clock runs ahead of the wall clock: 0 unless a test drives it. (The
-        clock is read first, so a non-zero offset errs small and jobs fire a hair late, never early.)"""
-        offset = self.clock() - utcnow()
+        clock is read first, so a non-zero offset errs small and jobs fire a hair late, never early.)
+        The sandbox's clock control (clock.set_offset) moves it too; see resync."""
+        offset = self.clock() - wall()
         return offset if abs(offset) >= timedelta(seconds=1) else timedelta(0)
 
     def _grace(self, job: Job) -> timedelta:

@@ -38,7 +38,7 @@ import metrics
 # worked is refused (trigger_id used, hash changed) and would hide that it worked. A post queued in
 # the outbox is retried later by the outbox, which first looks for the earlier attempt (_find_post).
 REPEATABLE = frozenset({
-    "auth.test", "chat.getPermalink", "conversations.history", "conversations.info", "conversations.members",
+    "auth.test", "chat.getPermalink", "conversations.history", "files.info", "conversations.info", "conversations.members",
     "conversations.replies", "usergroups.users.list", "users.info",  # reads
     "chat.update", "views.publish", "conversations.open",  # the same result however often
 })

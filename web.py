@@ -1,5 +1,5 @@
 """The HTTP surface on HOST:PORT, in both modes: /livez, /readyz, /healthz and /metrics always,
-/slack/events in HTTP mode.
+/slack/events in HTTP mode, and /sandbox in the sandbox (sandbox/page.py).
 
 A plain ASGI router in front of Bolt's ASGI handler, served by uvicorn. Tandem's Bolt app is
 an AsyncApp: a sync App under an ASGI server blocks the loop (bench/ack.py measures it).
@@ -26,7 +26,7 @@ MAX_BODY_BYTES = 1024 * 1024
 class WebApp:
     def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events",
                  metrics_api=None, signing_secret: str = "", ready: HealthCheck | None = None,
-                 metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None):
+                 metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None, sandbox=None):
         self.health = health
         self.ready = ready  # /readyz: may this replica take traffic?
         self.metrics = metrics  # /metrics: Prometheus's text format
@@ -34,6 +34,7 @@ class WebApp:
         self.metrics_api = metrics_api  # handlers.digests.MetricsApi: POST /api/metrics
         self.slack_events = slack_events  # slack_bolt.adapter.asgi.async_handler.AsyncSlackRequestHandler
         self.events_path = events_path
+        self.sandbox = sandbox  # sandbox.page.SandboxPage: /sandbox and below, in the sandbox only
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -63,6 +64,8 @@ class WebApp:
             await self.guarded_events(scope, receive, send)
         elif path == self.events_path and self.slack_events is not None:
             await self.slack_events(scope, receive, send)
+        elif self.sandbox is not None and (path == "/sandbox" or path.startswith("/sandbox/")):
+            await self.sandbox(scope, receive, send)
         elif path == "/api/metrics" and self.metrics_api is not None:
             await self.metrics_api(scope, receive, send)
         else:
