@@ -92,6 +92,8 @@ class Tandem:
             state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
             state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
                                                 pool.size() + pool._max_overflow)
+            state["tandem_db_pool_waiting"] = ("Threads waiting for a connection from the pool now.",
+                                               getattr(pool, "waiting", 0))
         metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
         return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 

@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import inbound
 import logs
+import metrics
 
 log = logging.getLogger("tandem.socket_mode")
 
@@ -138,6 +139,7 @@ class SocketModePool:
         the payload came on (the only one Slack is sure to read it from). A payload that is not one
         Slack sends is acknowledged and dropped (inbound.py)."""
         if inbound.socket_refusal(request):
+            metrics.ACKS.labels("unverified", "refused").inc()
             await connection.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
             return
         started = time.time()
