@@ -208,7 +208,7 @@ class Delivery:
                     log.error("outbox %s (%s) failed for good: %s", key, method, error)
                     outbox.mark_failed(session, message_id=message_id, error=error)
                 else:
-                    log.warning("outbox %s (%s) will be retried: %s", key, method, error)
+                    self._log_retry(key, method, error, attempts)
                     outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
                                       now=now or utcnow())
             return "error"
@@ -216,7 +216,7 @@ class Delivery:
             with session_scope(self.engine) as session:
                 outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
                                   now=now or utcnow())
-            log.warning("outbox %s (%s) will be retried: %r", key, method, exc)
+            self._log_retry(key, method, repr(exc), attempts)
             return "error"
         with session_scope(self.engine) as session:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
@@ -225,6 +225,13 @@ class Delivery:
         if followers:
             self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
+
+    @staticmethod
+    def _log_retry(key: str, method: str, error: str, attempts: int) -> None:
+        if attempts >= outbox.MAX_ATTEMPTS:  # mark_retry gives up on it now
+            log.error("outbox %s (%s) failed for good after %d attempts: %s", key, method, attempts, error)
+        else:
+            log.warning("outbox %s (%s) will be retried: %s", key, method, error)
 
     def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
         """The message an earlier attempt posted under `key`, found by its metadata in the
