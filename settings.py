@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     slack_timeout_seconds: int = Field(default=10, ge=1)
     # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
     socket_connections: int = Field(default=2, ge=1, le=10)
+    # sent messages, handled events and scheduled-run claims are pruned after this (models/retention.py)
+    retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, with context (logs.py)
 
     @field_validator("log_level")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from slack_bolt.async_app import AsyncApp
@@ -15,7 +16,7 @@ from delivery import HOME
 from handlers import approvals, requests
 from handlers.common import Services
 from handlers.listeners import ack_then
-from models import events, submissions
+from models import events, retention, submissions
 from models.db import session_scope
 from scheduler import Job
 
@@ -102,9 +103,15 @@ def job_sources(services: Services):
             forgotten = submissions.forget_old(session, now=now)
         log.info("forgot %d handled events and %d handled submissions", removed, forgotten)
 
+    def prune(due_at, now):
+        """RETENTION_DAYS: sent messages, handled events, scheduled-run claims (models/retention.py)."""
+        done = retention.prune(services.engine, now=now, keep=timedelta(days=services.settings.retention_days))
+        log.info("retention: %s", ", ".join(f"{count} {what}" for what, count in done.items()))
+
     def source(session, now):
         yield Job(key="events:forget-old", trigger=CronTrigger(hour=3, minute=17, timezone="UTC"),
                   run=forget_old_deliveries)
+        yield Job(key="retention:prune", trigger=CronTrigger(hour=3, minute=47, timezone="UTC"), run=prune)
 
     return [source]
 
