@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to bytes only
-
-from matplotlib.figure import Figure  # noqa: E402
-
 KEY_METRICS = 4
 
 
@@ -18,6 +12,10 @@ def chart_png(metrics: list[dict], weeks: list[str]) -> bytes | None:
     drawn = [m for m in metrics if any(v is not None for v in m["history"])][:KEY_METRICS]
     if not drawn:
         return None
+    # Imported on first use: matplotlib takes about a second to import, which every start (and the
+    # sandbox's 5 s budget) would otherwise pay. Figure draws on its own Agg canvas: no display needed.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 2.2 * len(drawn)), dpi=100)
     labels = [w.split("-")[1] for w in weeks]
     for index, metric in enumerate(drawn, start=1):
