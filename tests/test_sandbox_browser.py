@@ -186,6 +186,9 @@ def test_every_flow_in_english_and_chinese(browser, sandbox_url):
     chart.wait_for()
     ada.page.wait_for_function("img => img.complete && img.naturalWidth > 200", arg=chart.element_handle())
     ada.shot("09-digest-with-chart")
+    ada.page.fill("[data-testid=thread-compose]", "Great week, thanks all")
+    ada.page.click("#thread-send")
+    ada.page.locator("#replies").get_by_text("Great week, thanks all").wait_for()
 
     # ... and Chen previews it in Chinese.
     chen.open("dm")
@@ -194,6 +197,11 @@ def test_every_flow_in_english_and_chinese(browser, sandbox_url):
     preview.wait_for()
     assert CJK.search(preview.inner_text()) and "DAU" in preview.inner_text()
     chen.shot("10-digest-preview-zh")
+
+    # 6. Chen's App Home, drawn by Tandem when he opens it, in Chinese.
+    chen.page.click("[data-testid=conv-home]")
+    chen.page.locator("[data-testid=home]").get_by_text("欢迎使用 Tandem").wait_for()
+    chen.shot("11-app-home-zh")
 
     for person in (olga, ada, priya, leo, chen):
         person.close()
