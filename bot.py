@@ -33,6 +33,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import metrics
+import outbox_cli
+import probes
 from delivery import Delivery
 from models.db import DatabaseProbe, make_engine, migrate
 from scheduler import Scheduler
@@ -42,6 +45,7 @@ from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+READY_WAIT = 1.0  # seconds /readyz gives the database (and /metrics its outbox query)
 HEALTH_WAIT = 0.5  # seconds /healthz waits for the database and the scheduler's lock, so it answers within 1 s
 log = logging.getLogger("tandem")
 
@@ -54,6 +58,8 @@ class Tandem:
     services: handlers.Services
     scheduler: Scheduler
     probe: DatabaseProbe
+    readiness: probes.Readiness
+    outbox_state: probes.OutboxState
     socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
     loop: asyncio.AbstractEventLoop | None = None  # the event loop serving, once serving
@@ -63,7 +69,30 @@ class Tandem:
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
         return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
-                      signing_secret=self.settings.slack_signing_secret or "", sandbox=self.sandbox)
+                      signing_secret=self.settings.slack_signing_secret or "", ready=self.ready,
+                      metrics=self.metrics, sandbox=self.sandbox)
+
+    async def ready(self) -> tuple[bool, dict]:
+        """May this replica take traffic? The database answered within a second with every migration
+        applied, Socket Mode has a working connection (in Socket Mode), and Slack takes the bot token."""
+        database = await self.readiness.database(READY_WAIT)
+        details = {"database": database, "slack": "http"}
+        if self.socket is not None:
+            live = await self.socket.live()
+            details.update(slack="connected" if live else "disconnected", slack_connections=live)
+        refused = self.services.delivery.token_refused
+        details["token"] = f"refused: {refused}" if refused else "ok"
+        return database == "ok" and details["slack"] != "disconnected" and not refused, details
+
+    async def metrics(self) -> tuple[bytes, str]:
+        state = await self.outbox_state.read_bounded(READY_WAIT)
+        pool = self.services.engine.pool
+        if hasattr(pool, "checkedout"):  # PostgreSQL's QueuePool; once in_use reaches capacity, threads wait
+            state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
+            state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
+                                                pool.size() + pool._max_overflow)
+        metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
+        return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 
     async def health(self) -> tuple[bool, dict]:
         """The truth now, within a second whatever the database does: the database answered a fresh
@@ -129,8 +158,10 @@ def build(settings: Settings, mode: Mode) -> Tandem:
                           takeover_seconds=settings.scheduler_takeover_seconds)
     for source in handlers.job_sources(services):
         scheduler.add_source(source)
+    metrics.instrument(app)
     return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler,
-                  probe=DatabaseProbe(settings.database_url))
+                  probe=DatabaseProbe(settings.database_url), readiness=probes.Readiness(settings.database_url),
+                  outbox_state=probes.OutboxState(settings.database_url))
 
 
 async def serve(tandem: Tandem, *, install_signals: bool = True, on_started=None) -> None:
@@ -216,6 +247,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = sub.add_parser("run", help="migrate the database, then start the bot")
     run.add_argument("--mode", choices=["socket", "http"], help="override TANDEM_MODE (default: socket)")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    outbox_cli.add_parser(sub)
     box = sub.add_parser("sandbox", help="try Tandem in a browser: a local Slack with a demo workspace at /sandbox")
     box.add_argument("--empty", action="store_true", help="start with an empty workspace (no demo data)")
     check = sub.add_parser("check", help="check the settings for a mode and exit (2 if incomplete)")
@@ -230,13 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
+        # one line per setting, named as in the environment: no pydantic dump, no traceback
+        lines = [f"  {'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
+        print("Tandem's settings are invalid:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "migrate":
         migrate(settings.database_url)
         print(f"Database at {settings.database_url} is up to date.")
         return 0
+    if args.command == "outbox":
+        migrate(settings.database_url)
+        return outbox_cli.run(args, settings.database_url)
     if args.command == "sandbox":
         return run_sandbox(settings, empty=args.empty, why="Started with ./tandem sandbox.")
     mode: Mode = getattr(args, "mode", None) or settings.tandem_mode

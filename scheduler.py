@@ -31,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import metrics
 from clock import utcnow, wall
 from models.db import database_unavailable, error_summary, session_scope
 from models.schedule import RUN_LEASE, claim_run, finish_run, held_until
@@ -282,7 +283,10 @@ class Scheduler:
         for job in list(self._jobs.values()):
             due = last_due(job.trigger, now=now, since=now - self._grace(job))
             try:
-                ran += due is not None and self.run_due(job.key, due)
+                done = due is not None and self.run_due(job.key, due)
+                ran += done
+                if done:
+                    metrics.SCHEDULER_CATCH_UP.labels(metrics.job_kind(job.key)).inc()
             except Exception:  # logged with its traceback; one broken job must not hold up the others
                 log.exception("catching up %s (due %s) failed", job.key, due)
         self.caught_up_at = now
@@ -336,12 +340,17 @@ class Scheduler:
                              retaking=self._interrupted.get((job.key, due_at))):
                 return False
         self._interrupted.pop((job.key, due_at), None)
+        kind = metrics.job_kind(job.key)
+        metrics.SCHEDULER_RUNS.labels(kind, "started").inc()
+        metrics.SCHEDULER_LATENESS.labels(kind).observe(max(0.0, (now - due_at).total_seconds()))
         try:
             job.run(due_at, now)  # another exception leaves the run unfinished, to be resumed after its lease
             with session_scope(self.engine) as session:
                 finish_run(session, job_key=job.key, due_at=due_at, now=self.clock())
-        except sa.exc.SQLAlchemyError as exc:
-            if database_unavailable(exc):  # this attempt is over; the retry may take the run at once
-                self._interrupted[(job.key, due_at)] = now
+        except BaseException as exc:
+            metrics.SCHEDULER_RUNS.labels(kind, "failed").inc()
+            if isinstance(exc, sa.exc.SQLAlchemyError) and database_unavailable(exc):
+                self._interrupted[(job.key, due_at)] = now  # this attempt is over; the retry may take it at once
             raise
+        metrics.SCHEDULER_RUNS.labels(kind, "finished").inc()
         return True

@@ -15,6 +15,9 @@ class ConfigurationError(Exception):
     """Tandem cannot start as configured; the message says what to change (bot.py exits 2 with it)."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -43,6 +46,10 @@ class Settings(BaseSettings):
     # directory of the team's own digest templates (NAME.yaml.j2; empty: only Tandem's default).
     metrics_api_token: str = ""
     digest_templates_dir: str = ""
+    # Activities: at half time an activity below this share of its pace is "at risk"; the review is
+    # asked for this many days after the end (late data settles).
+    activity_at_risk_share: float = Field(default=0.7, gt=0, le=1)
+    activity_settle_days: int = Field(default=2, ge=0, le=30)
 
     # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
     worker_threads: int = Field(default=16, ge=2, le=512)
@@ -58,6 +65,15 @@ class Settings(BaseSettings):
     # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
     socket_connections: int = Field(default=2, ge=1, le=10)
     log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        # logging.basicConfig would raise ValueError("Unknown level") with a traceback at start
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return level
 
     @field_validator("slack_api_url")
     @classmethod

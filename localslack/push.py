@@ -51,6 +51,9 @@ class PushChannels:
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         url_id = request.match_info["url_id"]
         raw = await request.read()
+        delay = self._draw_delay()  # set_latency: hooks.slack.com answers as late as the Web API
+        if delay:
+            await asyncio.sleep(delay)
         try:
             body = json.loads(raw)
         except ValueError:

@@ -75,3 +75,12 @@ def test_a_broken_approvals_file_is_a_clear_error_not_a_traceback(repo_root, tmp
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "approvals.yaml is not a valid chain: Stage “Finance” has no approvers." in result.stderr
+
+
+def test_an_unknown_log_level_is_a_clear_line_and_exit_2(repo_root, tmp_path):
+    result = run_bot(repo_root, tmp_path, "check", LOG_LEVEL="verbose")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (got 'verbose')" in result.stderr
+    assert run_bot(repo_root, tmp_path, "migrate", LOG_LEVEL="debug",
+                   DATABASE_URL=f"sqlite:///{tmp_path}/m.db").returncode == 0  # any case is fine

@@ -16,6 +16,7 @@ from delivery import HOME, PERMALINK, REF, THREAD
 from handlers.common import Services, cached_language
 from handlers.requests.common import as_template, workspace_language
 from models import keys, outbox
+from models.activities.running import latest_progress
 from models.requests import Request
 from models.requests.lifecycle import Change, get_config
 
@@ -23,8 +24,9 @@ from models.requests.lifecycle import Change, get_config
 def render_card(session: Session, services: Services, request: Request) -> dict:
     duplicate_of = session.get(Request, request.duplicate_of).number if request.duplicate_of else None
     language = workspace_language(services, session, request.team_id)
+    progress = latest_progress(session, request) if (request.fields or {}).get("goals") else None
     return templates.render("requests/card.yaml.j2", language=language,
-                            r=as_template(request, duplicate_of_number=duplicate_of))
+                            r=as_template(request, duplicate_of_number=duplicate_of), progress=progress)
 
 
 def queue_filed(services: Services, session: Session, request: Request, *, now: datetime) -> None:
