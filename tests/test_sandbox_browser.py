@@ -177,18 +177,21 @@ def test_every_flow_in_english_and_chinese(browser, sandbox_url):
     assert "修好了支付回调" in report.inner_text() and "2/3" in report.inner_text()
     olga.shot("08-standup-report-updated")
 
-    # 5. The weekly digest for #leadership, with its chart (a file in the digest's thread).
+    # 5. The weekly digest for #leadership, with its chart (an image block of the uploaded PNG); Ada
+    # answers in its thread.
     ada.open("leadership")
     ada.run("/digest send weekly now")
     digest = ada.messages().filter(has_text="DAU").last
-    digest.locator("[data-testid=replies]").click()
-    chart = ada.page.locator("#thread [data-testid=file-image]").first
+    chart = digest.locator("img.block-img").first
     chart.wait_for()
     ada.page.wait_for_function("img => img.complete && img.naturalWidth > 200", arg=chart.element_handle())
     ada.shot("09-digest-with-chart")
+    digest.hover()
+    digest.locator("[data-testid=reply]").click()
     ada.page.fill("[data-testid=thread-compose]", "Great week, thanks all")
     ada.page.click("#thread-send")
     ada.page.locator("#replies").get_by_text("Great week, thanks all").wait_for()
+    assert "1" in digest.locator("[data-testid=replies]").inner_text()
 
     # ... and Chen previews it in Chinese.
     chen.open("dm")
