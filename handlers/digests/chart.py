@@ -9,18 +9,15 @@ on the values. The words come from digests/chart_words.yaml.j2 in the reader's l
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to bytes only
-
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("tandem.digests")
 KEY_METRICS = 4
@@ -30,7 +27,12 @@ CJK_FONT_FILES = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Regular.ttc
                   "SourceHanSansSC-Regular.otf")
 
 
-def _families() -> list[str]:
+@functools.cache
+def families() -> list[str]:
+    # Looked up on the first chart, with matplotlib itself: importing it takes about a second, which
+    # every start (and the sandbox's 5 s budget) would otherwise pay.
+    from matplotlib import font_manager
+
     families = ["DejaVu Sans"]
     for path in font_manager.findSystemFonts():
         if Path(path).name in CJK_FONT_FILES:
@@ -41,8 +43,6 @@ def _families() -> list[str]:
                     ", ".join(CJK_FONT_FILES))
     return families
 
-
-FAMILIES = _families()
 
 
 def starts_at_zero(metric: dict) -> bool:
@@ -72,6 +72,10 @@ def figure_for(metrics: list[dict], labels: list[str], words: dict) -> Figure | 
     drawn = [m for m in metrics if any(v is not None for v in m["history"])][:KEY_METRICS]
     if not drawn:
         return None
+    import matplotlib.text
+    from matplotlib.figure import Figure  # its own Agg canvas: no display needed
+    from matplotlib.patches import Patch
+
     figure = Figure(figsize=(8, 2.4 * len(drawn)), dpi=100)
     for index, metric in enumerate(drawn, start=1):
         axes = figure.add_subplot(len(drawn), 1, index)
@@ -101,7 +105,7 @@ def figure_for(metrics: list[dict], labels: list[str], words: dict) -> Figure | 
         if handles:
             axes.legend(handles=handles, loc="best", fontsize=8)
     for text in figure.findobj(matplotlib.text.Text):
-        text.set_fontfamily(FAMILIES)
+        text.set_fontfamily(families())
     figure.tight_layout()
     return figure
 
