@@ -9,7 +9,9 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from handlers import ack_budget
 from handlers.common import Services
+from models.errors import RuleError
 from models.requests import Request, RequestConfig
 from models.requests.lifecycle import is_product_member
 
@@ -19,22 +21,36 @@ _members_lock = threading.Lock()
 
 
 def channel_members(services: Services, channel: str) -> frozenset[str]:
-    """The channel's members as Slack says (conversations.members, all pages), cached briefly."""
+    """The channel's members as Slack says (conversations.members, all pages), cached briefly.
+    Before an ack (handlers/ack_budget.py) a slow Slack is waited for only within the budget; then
+    the last list we had stands in, and without one the user is told to try again."""
     with _members_lock:
         cached = _members_cache.get(channel)
     if cached and time.monotonic() - cached[0] < MEMBERS_TTL:
         return cached[1]
-    members: set[str] = set()
-    cursor = None
+    key = ("conversations.members", id(services), channel)
     try:
-        while True:
-            page = services.delivery.call("conversations.members", channel=channel, limit=1000, cursor=cursor)
-            members.update(page.get("members") or [])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
+        try:
+            return ack_budget.read(key, _ask_members, services, channel)
+        except ack_budget.SlackSlow:
+            if cached:
+                return cached[1]
+            if ack_budget.answer_in_ack():
+                raise RuleError("slack_slow") from None
+            return ack_budget.wait_for(key, _ask_members, services, channel)  # a click: slower, not refused
     except SlackApiError:
         return frozenset()  # channel gone or bot removed: nobody triages by membership
+
+
+def _ask_members(services: Services, channel: str) -> frozenset[str]:
+    members: set[str] = set()
+    cursor = None
+    while True:
+        page = services.delivery.call("conversations.members", channel=channel, limit=1000, cursor=cursor)
+        members.update(page.get("members") or [])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
     result = frozenset(members)
     with _members_lock:
         _members_cache[channel] = (time.monotonic(), result)
