@@ -6,13 +6,15 @@ close the modal), so what that answer needs from Slack (the user's zone and lang
 an approvers' user group, whether an approver exists) must be known before the ack. Those reads
 come from caches filled ahead of time (the members table, the user-group cache, refreshed in the
 background and by the scheduler); when a cache has nothing, Slack is asked, and all such asks of
-one ack share ACK_BUDGET (1 s) counted from the moment the work began. An ask that has not been
+one ack share ACK_BUDGET (0.8 s) counted from the moment the work began. An ask that has not been
 answered by then carries on in the background (its answer fills the cache for the next time) and
 the caller falls back: what it knew before, the workspace's defaults, or a clear "Slack is slow,
 try again" under the form. Outside `before_ack` work nothing is bounded here.
 
-Why 1 s: Slack's median answer is ~0.1 s and its 99th percentile ~1.5 s; with the database work and
-the ack's own trip that keeps a submission's ack well under 3 s even when Slack is at its slowest.
+Why 0.8 s: a submission's ack must stay under 1 s (bench/interactions.py's target; Slack allows 3 s):
+0.8 s of waiting on Slack plus the submission's own database and template work (~0.1 s). Slack's
+median answer is ~0.1 s, so a cold cache is filled within the budget ~95 % of the time (its
+lognormal p99 is 1.5 s), and a slower answer still fills the cache for the next submission.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TypeVar
 log = logging.getLogger("tandem.ack_budget")
 T = TypeVar("T")
 
-ACK_BUDGET = 1.0  # seconds, for all the Web API reads made before one ack
+ACK_BUDGET = 0.8  # seconds, for all the Web API reads made before one ack
 
 _local = threading.local()
 # Reads that outlive their budget finish here, and background refreshes run here: apart from the

@@ -16,7 +16,7 @@ the ack carries, and it shows where the listener is registered:
   every one of them: it is where a replayed submission is answered once (handlers/submissions.py).
 - Whatever runs before the ack (a submission's `submit`, an `ack_with` subcommand), and work that
   may open a modal (its payload has a trigger_id, which lives 3 s), runs under the ack budget
-  (handlers/ack_budget.py): its Web API reads share 1 s, then fall back.
+  (handlers/ack_budget.py): its Web API reads share ACK_BUDGET (0.8 s), then fall back.
 - `command_listener`: a slash command's subcommands, each listed under its ack rule: `ack_then`
   for modal openers and slow work (the answer goes through the response_url), `ack_with` for
   quick answers carried by the ack. A broken rule becomes its translated message.

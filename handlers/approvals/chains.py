@@ -73,12 +73,16 @@ GROUP_FRESH = 300.0  # seconds a user group's members are used without asking Sl
 
 
 def group_members(services: Services, team_id: str, usergroup: str, *, stage: str) -> list[str]:
-    """Who is in a user group: from the cache when it is fresh, else from Slack (within the ack
-    budget before an ack; when Slack is slower, the last answer we had, else a clear refusal)."""
+    """Who is in a user group: from the cache when it is fresh; before an ack, the last answer we had
+    (refreshed in the background), or for a group never asked about, Slack within the ack budget,
+    then a clear refusal; elsewhere (the scheduler's warm-up) Slack, however long it takes."""
     cached = services.usergroups.get((team_id, usergroup))
     if cached is not None and time.monotonic() - cached[1] < GROUP_FRESH:
         return cached[0]
     key = ("usergroups.users.list", id(services), team_id, usergroup)
+    if cached is not None and ack_budget.left() is not None:  # before an ack: the last answer, refreshed behind
+        ack_budget.refresh(key, ask_group, services, team_id, usergroup)
+        return cached[0]
     try:
         try:
             return ack_budget.read(key, ask_group, services, team_id, usergroup)

@@ -8,7 +8,9 @@ import time
 import pytest
 from sqlmodel import select
 
+from clock import utcnow
 from handlers.ack_budget import ACK_BUDGET
+from handlers.approvals import chains
 from localslack import Latency
 from localslack.payloads import action
 from models.db import session_scope
@@ -51,6 +53,21 @@ def test_the_activity_forms_ack_waits_for_slack_at_most_the_budget(sender, slack
     slack.set_latency(None)  # the approvers' cards go out at Slack's usual pace
     wait_until(lambda: any("Approval needed" in m["text"] for m in slack.messages(LEAD1)), timeout=15,
                message="the first stage's card")
+
+
+def test_the_warm_up_job_fills_the_caches_so_a_slow_slack_costs_the_form_nothing(sender, slack, tandem, workspace):
+    """The scheduler's job asks Slack ahead of time (groups, approvers): the submission then waits on
+    no Web API call at all, however slow Slack is."""
+    sender.command("/request", "", user_id=OPS)
+    view = wait_until(lambda: modal_of(slack, OPS), message="the request form")
+    job = next(chains.warm_caches(tandem.services)[0](None, utcnow()))
+    job.run(utcnow(), utcnow())
+    slack.set_latency(SLOWEST)
+    calls = len(slack.calls)
+    response, took = timed(lambda: sender.view_submission(OPS, view, activity_values(budget=20000)))
+    assert response.status == 200 and response.text in ("", "{}") and took < ACK_MARGIN, (response.text, took)
+    assert [c for c in slack.calls[calls:] if c.method in ("users.info", "usergroups.users.list")] == []
+    slack.set_latency(None)
 
 
 def test_request_list_answers_a_never_met_user_in_time_under_a_slow_slack(sender, slack, tandem, workspace):
