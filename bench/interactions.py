@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/interactions.py [--duration 180] [--warmup 30] [--users 50]
                                            [--postgres postgresql://127.0.0.1:5432/postgres]
-                                           [--stress] [--no-bare] [--profile]
+                                           [--stress] [--no-bare] [--profile stacks.txt]
 
 Tandem runs as it does in production (bot.py run --mode http, a subprocess) on a fresh SQLite
 database, and, with --postgres URL, again on a fresh PostgreSQL database made on that server.
@@ -50,10 +50,12 @@ import argparse
 import asyncio
 import json
 import os
-import pstats
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -521,14 +523,44 @@ def define_metric(url: str, secret: str, slack: LocalSlack) -> None:
         time.sleep(0.1)
 
 
-def tandem_server(port: int, secret: str, slack: LocalSlack, database_url: str, profile: str | None) -> Server:
+def tandem_server(port: int, secret: str, slack: LocalSlack, database_url: str) -> Server:
     env = {**os.environ, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": secret,
            "SLACK_API_URL": slack.api_url, "DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port),
-           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING", "OUTBOX_SWEEP_SECONDS": "2"}
-    argv = [sys.executable, "bot.py", "run", "--mode", "http"]
-    if profile:
-        argv = [sys.executable, "-m", "cProfile", "-o", profile, "bot.py", "run", "--mode", "http"]
-    return Server("tandem", argv, env, "/healthz", ready_any_status=False)
+           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+    return Server("tandem", [sys.executable, "bot.py", "run", "--mode", "http"], env, "/healthz",
+                  ready_any_status=False)
+
+
+def start_profiler(pid: int, seconds: float, path: str) -> subprocess.Popen | None:
+    """py-spy (if installed) samples the Tandem process's threads for the measured window: where its
+    CPU goes, as collapsed stacks in `path`."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        log("--profile needs py-spy (pip install py-spy); running without it")
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50", "--format", "raw",
+                             "-o", path, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarize_profile(path: str, top: int = 25) -> None:
+    """The functions (ours first) by the share of samples they are on the stack of, and by own time."""
+    inclusive: dict[str, int] = defaultdict(int)
+    own: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if f and not f.startswith("thread")]
+        total += int(count)
+        for frame in dict.fromkeys(frames):
+            inclusive[frame] += int(count)
+        if frames:
+            own[frames[-1]] += int(count)
+    log(f"profile: {total} samples of the Tandem process's CPU ({path})")
+    ours = [(f, n) for f, n in inclusive.items() if "/work/" in f and ".venv" not in f]
+    for title, rows in (("our code, on the stack of", ours), ("own time", list(own.items()))):
+        log(f"-- {title}:")
+        for frame, n in sorted(rows, key=lambda item: -item[1])[:top]:
+            log(f"  {100 * n / max(total, 1):5.1f}%  {frame}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -556,22 +588,31 @@ def run_tandem(database_url: str, args, secret: str) -> tuple[list[Sample], list
     slack = make_slack(people)
     port = free_port()
     url = f"http://127.0.0.1:{port}/slack/events"
-    profile = tempfile.mktemp(suffix=".prof") if args.profile else None
     extra: dict = {}
     try:
-        with tempfile.TemporaryFile(mode="w+b") as output, tandem_server(port, secret, slack, database_url,
-                                                                         profile) as server:
+        with tempfile.TemporaryFile(mode="w+b") as output, tandem_server(port, secret, slack, database_url) as server:
             server.start(port, output, timeout=120)
             set_up_workspace(database_url, slack, people, secret)
             define_metric(url, secret, slack)
             slack.set_latency(Latency(seed=args.seed))
             slack.apply_slack_tiers()
             load = Load(url, secret, slack, people, stress=args.stress, seed=args.seed)
-            cpu_before = cpu_seconds(server.process.pid)
+            cpu_before, bench_cpu = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
             wall = time.monotonic()
+            spy = None
+            if args.profile:  # from the end of the warm-up, for the measured window
+                def profile_later():
+                    time.sleep(args.warmup)
+                    nonlocal spy
+                    spy = start_profiler(server.process.pid, args.duration, args.profile)
+                threading.Thread(target=profile_later, daemon=True).start()
             asyncio.run(load.run(args.warmup, args.duration))
-            extra["tandem_cpu_share"] = round((cpu_seconds(server.process.pid) - cpu_before)
-                                              / (time.monotonic() - wall), 2)
+            if spy is not None:
+                spy.wait(timeout=60)
+            elapsed = time.monotonic() - wall
+            extra["tandem_cpu_share"] = round((cpu_seconds(server.process.pid) - cpu_before) / elapsed, 2)
+            extra["bench_and_local_slack_cpu_share"] = round((cpu_seconds(os.getpid()) - bench_cpu) / elapsed, 2)
+            extra["machine_cores"] = os.cpu_count()
             extra["outbox_after_run"] = outbox_backlog(database_url)
             extra["rate_limited_calls"] = dict(_count(c.method for c in slack.calls if c.status == 429))
             extra["web_api_calls"] = len(slack.calls)
@@ -579,12 +620,8 @@ def run_tandem(database_url: str, args, secret: str) -> tuple[list[Sample], list
             server.stop()
             if any(s.status != 200 for s in load.samples):
                 log(f"tandem output (tail):\n{server.tail()}")
-        if profile:
-            stats = pstats.Stats(profile)
-            stats.sort_stats("cumulative")
-            log("profile of the Tandem process (cumulative, top 40):")
-            stats.stream = sys.stderr
-            stats.print_stats(40)
+        if args.profile and Path(args.profile).exists():
+            summarize_profile(args.profile)
         return load.samples, load.sent_log, extra
     finally:
         slack.stop()
@@ -650,7 +687,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stress", action="store_true", help="every user acts every 1-3 s instead of 20-60 s")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare app's replay")
     parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL (with --postgres)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the Tandem process; top 40 to stderr")
+    parser.add_argument("--profile", metavar="PATH", help="py-spy the Tandem process (collapsed stacks to PATH; "
+                                                          "a summary to stderr); with --postgres, of the last run")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args(argv)
 
