@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 import templates
 from clock import utcnow
+from handlers.ack_budget import before_ack
 from handlers.common import Services, rule_error_message
 from handlers.outbox import outbox_reply
 from models import workspaces
@@ -89,7 +90,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(dict(help_message(language, services.version)))
             return
         reply = await services.in_thread(
-            tandem_reply, services, team_id=command["team_id"], user_id=command["user_id"],
+            before_ack(tandem_reply), services, team_id=command["team_id"], user_id=command["user_id"],
             text=command.get("text") or "",
         )
         await ack(**reply)

@@ -198,21 +198,28 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 def open_from_shortcut(services: Services, body: dict) -> None:
-    """The "New request" shortcut, or the App Home button: the empty form."""
-    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"])
+    """The "New request" shortcut, or the App Home button: the empty form (or why it did not open)."""
+    refusal = open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                        trigger_id=body["trigger_id"])
+    if refusal:
+        respond(services, body, refusal)
 
 
 def open_from_message(services: Services, body: dict) -> None:
     """"Turn into request" on a message: the form prefilled with its text and a link back to it."""
     message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+    services.learn_member(body["team"]["id"], body["user"]["id"])  # the form's language, meanwhile
     asked = services.executor.submit(permalink_of, services, channel, message.get("ts"))
     try:  # a slow Slack must not cost the trigger_id: without the link the modal names the channel
         permalink = asked.result(timeout=PERMALINK_WAIT)
     except concurrent.futures.TimeoutError:
         log.info("chat.getPermalink took over %s s; the form opens without the message's link", PERMALINK_WAIT)
         permalink = None
-    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"],
-              prefill=message.get("text") or "", permalink=permalink, channel=channel)
+    refusal = open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                        trigger_id=body["trigger_id"], prefill=message.get("text") or "", permalink=permalink,
+                        channel=channel)
+    if refusal:
+        respond(services, body, refusal)
 
 
 def permalink_of(services: Services, channel: str | None, ts: str | None) -> str | None:
