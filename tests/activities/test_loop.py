@@ -108,3 +108,94 @@ def test_the_loop_in_english(sender, slack, tandem, workspace):
     with session_scope(tandem.engine) as session:
         flags = set(session.exec(select(ActivityFlag.what).where(ActivityFlag.request_id == request.id)))
     assert flags == {"half_time", "at_risk", "no_data.1"}
+
+
+def run_to_the_review(sender, slack, tandem, workspace, requester, monkeypatch):
+    """Days 1–10 recorded and looked at, then the days after; the review's handlers read the driven clock."""
+    from handlers.requests import review
+
+    team = workspace.team_id
+    for n in range(1, 13):
+        if n in GMV:
+            record(tandem, team, "GMV", {n: GMV[n]})
+        if n in SIGNUPS:
+            record(tandem, team, "SIGNUPS", {n: SIGNUPS[n]})
+        look(tandem.services, team, now=evening(n))
+        sent(tandem, evening(n))
+        if n == 11:  # the end + 1 day: late data still settling, nobody asked yet
+            assert dms(slack, requester, "review") == []
+    monkeypatch.setattr(review, "utcnow", lambda: evening(12) + timedelta(hours=1))
+
+
+def review_values(cost="4,000", worked="Evening push", not_worked="Slow coupon page", next_time="Warm up earlier"):
+    from localslack.payloads import state_value
+
+    return {"actual_cost": {"value": state_value("plain_text_input", cost)},
+            "worked": {"value": state_value("plain_text_input", worked)},
+            "not_worked": {"value": state_value("plain_text_input", not_worked)},
+            "next_time": {"value": state_value("plain_text_input", next_time)}}
+
+
+def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
+    from models.activities import ActivityReview
+    from models.requests import RequestEvent
+    from tests.approvals.conftest import modal_of
+    from tests.conftest import wait_until
+    from tests.requests.conftest import OUTSIDER
+
+    request = file_and_run(sender, slack, tandem, workspace, OPS)
+    run_to_the_review(sender, slack, tandem, workspace, OPS, monkeypatch)
+    [ask] = dms(slack, OPS, "time for its review")
+    assert ask["text"] == "REQ-1 has ended: time for its review"
+    assert dms(slack, PM1, "review") == []  # the requester is asked
+    for n in range(13, 23):  # one reminder a business day, five at most
+        look(tandem.services, workspace.team_id, now=evening(n))
+        sent(tandem, evening(n))
+    reminders = dms(slack, OPS, "Reminder: the review of REQ-1 is still due")
+    business = [n for n in range(13, 23) if evening(n).weekday() < 5][:5]
+    assert len(reminders) == 5 and len(business) == 5
+    listed = sender.command("/request", "list status:review_due", user_id=OPS).json()
+    assert "REQ-1" in str(listed["blocks"])
+    # The outsider cannot, whatever they click.
+    sender.action(OUTSIDER, [action("activity_review_open", value="1")], message=ask)
+    told = drained(lambda: [e for e in slack.ephemerals if e["user"] == OUTSIDER], "the outsider told")
+    assert "Only the requester or the owner of REQ-1 can write its review." in told[0]["text"]
+    sender.action(OPS, [action("activity_review_open")], message=ask)
+    modal = wait_until(lambda: (m := modal_of(slack, OPS)) and m["callback_id"] == "activity_review" and m,
+                       message="the review modal")
+    shown = str(modal["blocks"])
+    # By hand: GMV 5 × 700 + 5 × 2,000 = 13,500 against 10,000 before: +35 %, target 12,000, hit.
+    # SIGNUPS 8 × 100 = 800 of 1,000, no baseline: missed. ROI with the budget (5,000) as the cost:
+    # (3,500 gained − 5,000) / 5,000 = −30 %.
+    assert "• GMV +20 %: actual 13,500 (+35 %) · target 12,000 · baseline 10,000 · :white_check_mark: hit" in shown
+    assert "• SIGNUPS sum ≥ 1,000: actual 800 · target 1,000 · baseline — · :x: missed" in shown
+    assert "ROI with a cost of 5,000: -30 % (GMV gained over the baseline: 3,500)." in shown
+    cost = next(b for b in modal["blocks"] if b.get("block_id") == "actual_cost")
+    assert cost["element"]["initial_value"] == "5,000"
+    assert submit(sender, slack, modal, review_values(cost="lots"), user=OPS) == {
+        "actual_cost": "Please enter a number, e.g. 12000 or 0.5."}
+    assert submit(sender, slack, modal, review_values(), user=OPS) is None
+    drained(lambda: last_request(tandem).status == "reviewed", "the request reviewed")
+    sent(tandem, evening(12) + timedelta(hours=1))
+    posted = next(m for m in slack.messages(TRIAGE) if m["text"].startswith("Review of REQ-1"))
+    # (3,500 − 4,000) / 4,000 = −12.5 %
+    assert "-12.5 %" in str(posted["blocks"]) and "Evening push" in str(posted["blocks"])
+    assert any(t.startswith("Review of REQ-1") for t in thread(slack, tandem, request))
+    with session_scope(tandem.engine) as session:
+        events = [(e.action, e.from_status, e.to_status) for e in session.exec(
+            select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id))]
+        assert events[-1] == ("reviewed", "in_progress", "reviewed")
+        assert session.get(ActivityReview, request.id).hit is False
+    # A second save edits the first, in both places; the status stays. `/request review` opens it too.
+    assert "REQ-1" not in str(sender.command("/request", "list status:review_due", user_id=OPS).json()["blocks"])
+    sender.command("/request", "review REQ-1", user_id=OPS)
+    again = wait_until(lambda: (m := modal_of(slack, OPS)) and m["callback_id"] == "activity_review"
+                       and m["id"] != modal["id"] and m, message="the review modal again")
+    assert next(b for b in again["blocks"] if b.get("block_id") == "worked")["element"]["initial_value"] == \
+        "Evening push"
+    assert submit(sender, slack, again, review_values(worked="Evening push and the banner"), user=OPS) is None
+    sent(tandem, evening(12) + timedelta(hours=1))
+    reviews = [m for m in slack.messages(TRIAGE) if m["text"].startswith("Review of REQ-1")]
+    assert len(reviews) == 2  # one in the card's thread, one in the channel: both edited
+    assert all("the banner" in str(m["blocks"]) and "edited" in str(m["blocks"]) for m in reviews)
+    assert last_request(tandem).status == "reviewed"
