@@ -199,3 +199,28 @@ def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
     assert len(reviews) == 2  # one in the card's thread, one in the channel: both edited
     assert all("the banner" in str(m["blocks"]) and "edited" in str(m["blocks"]) for m in reviews)
     assert last_request(tandem).status == "reviewed"
+
+    # Save as template (on the review), then start the next activity from it.
+    sender.action(OPS, [action("activity_template_save")], message=reviews[-1])
+    saved = drained(lambda: [e for e in slack.ephemerals if e["user"] == OPS and "template" in e["text"]],
+                    "the template saved")
+    assert saved[0]["text"].startswith("Saved as the template “Member day”.")
+    listed = sender.command("/request", "templates", user_id=OPS).json()
+    assert "Uses: 0" in str(listed["blocks"]) and "from REQ-1" in str(listed["blocks"])
+    form = open_form(sender, slack)
+    sender.action(OPS, [action("activity_template_pick", block_id="template", type="static_select",
+                               selected_option={"value": "1"})], view=form)
+    drained(lambda: any(c.args.get("view", {}).get("callback_id") == "request_form"
+                        for c in slack.calls_to("views.update")), "the form prefilled")
+    prefilled = slack.view(form["id"])
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in prefilled["blocks"]
+               if b.get("type") == "input" and b["element"]["type"] == "plain_text_input"}
+    assert initial["title"] == "Member day" and initial["details"] == "Double points for members"
+    assert (initial["goal1_target"], initial["goal2_target"]) == ("+20%", "sum ≥ 1000")
+    dates = [b for b in prefilled["blocks"] if b.get("block_id") in ("starts_at", "ends_at")]
+    assert all("initial_date_time" not in b["element"] for b in dates)
+    values = goal_state([("GMV", "+20%"), ("SIGNUPS", "sum ≥ 1000")], title="Member day 2")
+    assert submit(sender, slack, prefilled, values) is None
+    again = last_request(tandem)
+    assert again.fields["template_id"] == 1 and again.number == 2
+    assert "Uses: 1" in str(sender.command("/request", "templates", user_id=OPS).json()["blocks"])
