@@ -29,8 +29,8 @@ MAX_GOALS = 3
 KINDS = ("absolute", "change", "sum")
 TARGET_LENGTH = 30
 # "≥ 12,000", "12000", "<= 50", "+20 %", "-5%", "sum ≥ 100,000": one optional "sum", one optional
-# comparison, one optional sign, a number, one optional per cent sign.
-_TARGET = re.compile(r"^(?P<sum>sum\s*)?(?P<op>>=|≥|<=|≤|>|<)?\s*(?P<sign>[+-])?\s*"
+# comparison (Chinese words for "sum" too: the card shows 总和), one optional sign, a number, one optional per cent sign.
+_TARGET = re.compile(r"^(?P<sum>(?:sum|总和|累计|合计)\s*)?(?P<op>>=|≥|<=|≤|>|<)?\s*(?P<sign>[+-])?\s*"
                      r"(?P<number>\d[\d,_]*(?:\.\d+)?|\.\d+)\s*(?P<pct>%)?$", re.IGNORECASE)
 
 

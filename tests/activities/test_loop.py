@@ -25,7 +25,7 @@ from tests.activities.conftest import (
 )
 from tests.approvals.conftest import LEAD1, PROD1, PROD2, click
 from tests.outbox import drained
-from tests.requests.conftest import OPS, PM1, TRIAGE
+from tests.requests.conftest import OPS, OPS_ZH, PM1, TRIAGE
 
 # GMV: 1,000 a day in the 10 days before → baseline 10,000; goal +20 % → 12,000 over the window.
 # Days 1–5: 700 a day (3,500 at half time: 29.2 % of the way, 58 % of pace → at risk below 70 %);
@@ -224,3 +224,25 @@ def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
     again = last_request(tandem)
     assert again.fields["template_id"] == 1 and again.number == 2
     assert "Uses: 1" in str(sender.command("/request", "templates", user_id=OPS).json()["blocks"])
+
+
+def test_the_loop_in_chinese(sender, slack, tandem, workspace, monkeypatch):
+    from tests.approvals.conftest import modal_of
+    from tests.conftest import wait_until
+
+    file_and_run(sender, slack, tandem, workspace, OPS_ZH)
+    run_to_the_review(sender, slack, tandem, workspace, OPS_ZH, monkeypatch)
+    [risk] = dms(slack, OPS_ZH, "有风险")
+    assert risk["text"] == "REQ-1 有风险：过半时进度低于应有进度的 70 %"
+    assert "GMV +20 %: 3,500 (-30 %) / 12,000 · 已完成 29 % · :large_orange_circle: 达到进度的 58 %" in str(risk["blocks"])
+    assert dms(slack, OPS_ZH, "没有数据")[0]["text"] == "REQ-1：SIGNUPS 已 2 天没有数据"
+    [ask] = dms(slack, OPS_ZH, "该写复盘了")
+    assert ask["text"] == "REQ-1 已结束：该写复盘了"
+    sender.action(OPS_ZH, [action("activity_review_open")], message=ask)
+    modal = wait_until(lambda: (m := modal_of(slack, OPS_ZH)) and m["callback_id"] == "activity_review" and m,
+                       message="the review modal")
+    assert modal["title"]["text"] == "复盘 REQ-1"
+    shown = str(modal["blocks"])
+    assert "• GMV +20 %: 实际 13,500 (+35 %) · 目标 12,000 · 基线 10,000 · :white_check_mark: 达成" in shown
+    assert "• SIGNUPS 总和 ≥ 1,000: 实际 800 · 目标 1,000 · 基线 — · :x: 未达成" in shown
+    assert "花费 5,000 时 ROI 为 -30 %" in shown
