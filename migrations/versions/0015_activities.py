@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("change_pct", sa.Float(), nullable=True),
         sa.Column("way_pct", sa.Float(), nullable=True),
         sa.Column("pace_pct", sa.Float(), nullable=True),
+        sa.Column("hit", sa.Boolean(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["request_id"], ["request.id"]),
         sa.PrimaryKeyConstraint("id"),

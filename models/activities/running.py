@@ -88,7 +88,7 @@ def _progress(session: Session, seen: Today, *, now: datetime, at_risk_share: fl
     for index, s in enumerate(standings):
         row = ActivityProgress(request_id=request.id, team_id=request.team_id, goal=index, day=today,
                                value=s.value, target_value=s.target_value, change_pct=s.change_pct,
-                               way_pct=s.way_pct, pace_pct=s.pace_pct, created_at=now)
+                               way_pct=s.way_pct, pace_pct=s.pace_pct, hit=s.hit, created_at=now)
         if insert_once(session, row):
             seen.standings.append(s)
     if seen.standings and len(seen.standings) != len(standings):

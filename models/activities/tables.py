@@ -14,6 +14,7 @@ class ActivityProgress(SQLModel, table=True):
     """One goal's standing on one local day of the activity: written once per (request, goal, day)."""
 
     __tablename__ = "activity_progress"
+    # (request, goal, day) unique: also the index the digest reads a request's latest day by.
     __table_args__ = (sa.UniqueConstraint("request_id", "goal", "day", name="uq_activity_progress"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -26,6 +27,7 @@ class ActivityProgress(SQLModel, table=True):
     change_pct: float | None = None  # the value against the baseline
     way_pct: float | None = None     # % of the way from the baseline to the target
     pace_pct: float | None = None    # way as a share of the linear pace for this day
+    hit: bool | None = None          # the goal reached with the data so far (on the last day: the result)
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 

@@ -107,3 +107,12 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
                    for (_n, name), hours in sorted(per_stage.items())],
         "starting_next_week": sorted(starting, key=lambda s: s["starts"])[:STARTING_ROWS], "waiting": waiting,
     }
+
+
+def activity_stats(session: Session, *, team_id: str, first: date, last: date, zone) -> dict | None:
+    """Activities with goals: running at the period's end (pace), ended in it (hit, ROI), reviews due."""
+    try:
+        from models.activities.digest import activity_stats as stats
+    except ImportError:
+        return None
+    return stats(session, team_id=team_id, first=first, last=last, zone=zone)

@@ -23,6 +23,9 @@ from tests.activities.conftest import (
     record,
     submit,
 )
+from tests.activities.conftest import (
+    day as day_of,
+)
 from tests.approvals.conftest import LEAD1, PROD1, PROD2, click
 from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH, PM1, TRIAGE
@@ -76,6 +79,18 @@ def thread(slack, tandem, request) -> list[str]:
     return [m["text"] for m in slack.replies(channel, ts)[1:]]
 
 
+def digest_section(tandem, team: str, inside) -> str:
+    """The default digest's text for the ISO week holding the day `inside`."""
+    from handlers.digests import rendering
+    from models.digests import Digest, week
+
+    monday = inside - timedelta(days=inside.weekday())
+    with session_scope(tandem.engine) as session:
+        digest = Digest(team_id=team, name="weekly", channel=TRIAGE, timezone="UTC", owner=OPS, created_at=START)
+        context = week.compute(session, digest=digest, monday=monday)
+    return str(rendering.render("", "default", language="en", context=context))
+
+
 def dms(slack, user, words: str) -> list[dict]:
     return [m for m in slack.messages(user) if words in m["text"]]
 
@@ -108,6 +123,12 @@ def test_the_loop_in_english(sender, slack, tandem, workspace):
     with session_scope(tandem.engine) as session:
         flags = set(session.exec(select(ActivityFlag.what).where(ActivityFlag.request_id == request.id)))
     assert flags == {"half_time", "at_risk", "no_data.1"}
+    # The digest of the week of the start: running, with the slowest goal's pace on the week's last
+    # day looked at (days 1–5: GMV 58 %; day 6: GMV 5,500/12,000 ÷ 0.6 = 76 %; day 7: SIGNUPS 50 % ÷ 0.7 = 71 %).
+    first = day_of(1)
+    last = min(first - timedelta(days=first.weekday()) + timedelta(days=6), day_of(7))
+    pace = {1: 58, 2: 58, 3: 58, 4: 58, 5: 58, 6: 76, 7: 71}[(last - first).days + 1]
+    assert f"REQ-1 Member day · :large_orange_circle: {pace} % of pace" in digest_section(tandem, workspace.team_id, first)
 
 
 def run_to_the_review(sender, slack, tandem, workspace, requester, monkeypatch):
@@ -199,6 +220,8 @@ def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
     assert len(reviews) == 2  # one in the card's thread, one in the channel: both edited
     assert all("the banner" in str(m["blocks"]) and "edited" in str(m["blocks"]) for m in reviews)
     assert last_request(tandem).status == "reviewed"
+    # The digest of the week the activity ended in: ended, missed (SIGNUPS), the review's ROI.
+    assert "REQ-1 Member day · :x: missed · ROI -12.5 %" in digest_section(tandem, workspace.team_id, day_of(10))
 
     # Save as template (on the review), then start the next activity from it.
     sender.action(OPS, [action("activity_template_save")], message=reviews[-1])
