@@ -14,10 +14,18 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, form_values, metadata_of, open_modal, respond, rule_error_message
+from handlers.common import (
+    Services,
+    form_values,
+    metadata_of,
+    open_modal,
+    respond,
+    rule_error_message,
+    zone_of,
+)
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import goals, handover, notify
-from models.activities.goals import MAX_GOALS, TARGET_LENGTH, ensure_metrics, form_lines
+from models.activities.goals import MAX_GOALS, TARGET_LENGTH, ensure_metrics, form_lines, keep_window
 from models.activities.reuse import list_templates, used
 from models.db import session_scope
 from models.errors import RuleError
@@ -173,6 +181,7 @@ def submit(services: Services, body: dict) -> Outcome:
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
+                keep_window(session, change.request, zone_of(services.workspace(session, team_id).timezone))
                 approvals.after_edit(services, session, change.request, change.event.detail.get("changed", []),
                                      chain, actor=user_id, now=now)
             else:
@@ -184,6 +193,7 @@ def submit(services: Services, body: dict) -> Outcome:
                     used(session, team_id=team_id, template_id=form.fields["template_id"])
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
+                keep_window(session, change.request, zone_of(services.workspace(session, team_id).timezone))
                 if not approvals.route_filed(services, session, change.request, chain, now=now):
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:

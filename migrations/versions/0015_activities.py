@@ -34,6 +34,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_id", "goal", "day", name="uq_activity_progress"),
     )
     op.create_table(
+        "activity_window",
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(["request_id"], ["request.id"]),
+        sa.PrimaryKeyConstraint("request_id"),
+    )
+    op.create_index("ix_activity_window_team_last_day", "activity_window", ["team_id", "last_day"])
+    op.create_table(
         "activity_flag",
         sa.Column("request_id", sa.Integer(), nullable=False),
         sa.Column("what", sa.String(length=48), nullable=False),
@@ -78,5 +88,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("activity_template", "activity_review", "activity_flag", "activity_progress"):
+    op.drop_index("ix_activity_window_team_last_day", table_name="activity_window")
+    for table in ("activity_template", "activity_review", "activity_flag", "activity_window", "activity_progress"):
         op.drop_table(table)

@@ -31,6 +31,20 @@ class ActivityProgress(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 
+class ActivityWindow(SQLModel, table=True):
+    """An activity with goals: its first and last local day (the workspace's zone), kept with every
+    filing and edit, so the digest finds the activities of a period by an index, not by reading
+    every request's fields."""
+
+    __tablename__ = "activity_window"
+    __table_args__ = (sa.Index("ix_activity_window_team_last_day", "team_id", "last_day"),)
+
+    request_id: int = Field(foreign_key="request.id", primary_key=True)
+    team_id: str = Field(max_length=32)
+    first_day: date
+    last_day: date
+
+
 class ActivityFlag(SQLModel, table=True):
     """Something that happens once per activity: "half_time", "at_risk", "no_data:0",
     "review_asked", "review_reminder:2026-12-03". Insert first; a conflict means it was done."""

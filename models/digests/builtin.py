@@ -109,10 +109,10 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
     }
 
 
-def activity_stats(session: Session, *, team_id: str, first: date, last: date, zone) -> dict | None:
+def activity_stats(session: Session, *, team_id: str, first: date, last: date) -> dict | None:
     """Activities with goals: running at the period's end (pace), ended in it (hit, ROI), reviews due."""
     try:
         from models.activities.digest import activity_stats as stats
     except ImportError:
         return None
-    return stats(session, team_id=team_id, first=first, last=last, zone=zone)
+    return stats(session, team_id=team_id, first=first, last=last)

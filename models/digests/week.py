@@ -172,5 +172,5 @@ def compute(session: Session, *, digest: Digest, monday: date, backfill: bool = 
         "approvals": builtin.approval_stats(session, team_id=digest.team_id, start=start, end=end, monday=monday,
                                             zone=zone),
         "activities": builtin.activity_stats(session, team_id=digest.team_id, first=monday,
-                                             last=monday + timedelta(days=6), zone=zone),
+                                             last=monday + timedelta(days=6)),
     }
