@@ -50,7 +50,7 @@ def test_extraction_finds_templates_and_contexts(extracted):
 
 
 def test_same_english_different_meaning_keeps_its_own_chinese():
-    rows = [{"name": f"d{n}", "channel": "C1", "weekday": 0, "hour": 9, "minute": 0, "timezone": "UTC",
+    rows = [{"name": f"d{n}", "channel": "C1", "weekday": 0, "hour": 9, "minute": 0, "timezone": "UTC", "cadence": "weekly",
              "metrics": ["DAU"], "paused": False} for n in range(203)]
     assert render("digests/list.yaml.j2", language="zh_CN", rows=rows)["blocks"][-1]["elements"][0]["text"] == "另有 3 项"
     assert render("digests/list.yaml.j2", language="en", rows=rows)["blocks"][-1]["elements"][0]["text"] == "and 3 more"
