@@ -15,6 +15,9 @@ class ConfigurationError(Exception):
     """Tandem cannot start as configured; the message says what to change (bot.py exits 2 with it)."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -28,6 +31,8 @@ class Settings(BaseSettings):
     port: int = 3000
 
     database_url: str = "sqlite:///tandem.db"
+    # The sandbox's own SQLite file (./tandem sandbox); made afresh at every sandbox start.
+    sandbox_database: str = "sandbox.db"
 
     default_language: Literal["en", "zh_CN"] = "en"
     default_timezone: str = "UTC"
@@ -60,6 +65,15 @@ class Settings(BaseSettings):
     # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
     socket_connections: int = Field(default=2, ge=1, le=10)
     log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        # logging.basicConfig would raise ValueError("Unknown level") with a traceback at start
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return level
 
     @field_validator("slack_api_url")
     @classmethod

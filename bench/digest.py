@@ -1,6 +1,7 @@
 """How long a digest takes to compute and render, against the raw SQL aggregates of the same numbers.
 
     .venv/bin/python bench/digest.py [--points 1000000] [--requests 100000] [--iterations 20]
+                                     [--activities 1000] [--cadence weekly|monthly|quarterly]
                                      [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 A fresh database (a SQLite file in a temporary directory; with --postgres a new database on that
@@ -9,7 +10,7 @@ not timed): 400 metrics × 2,500 days = 1M metric points, and 100k requests over
 their accept/decline/done events, and --activities (1,000) activity requests with one to three
 goals each, their daily progress rows (as the daily look writes them) and, for half of the ended
 ones, a review. The digest reports 10 of the metrics (last, sum and average aggregations mixed)
-for the last complete week, and the activities section (running with pace, ended with hit/missed
+for the last complete period of --cadence (a week, a month or a quarter), and the activities section (running with pace, ended with hit/missed
 and ROI, reviews due). Activity days are local days in Asia/Shanghai, the digest's zone.
 
 Timed, alternating, the median of --iterations runs each:
@@ -50,6 +51,7 @@ from handlers.digests import rendering  # noqa: E402
 from models.activities import ActivityProgress, ActivityReview, ActivityWindow  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
 from models.digests import Digest, Metric, MetricPoint, week  # noqa: E402
+from models.digests import period as periods  # noqa: E402
 from models.requests import KINDS, Request, RequestEvent  # noqa: E402
 
 TARGET = 1.5
@@ -64,7 +66,7 @@ def fill_activities(engine, *, count: int, first_number: int, rng: random.Random
     today = NOW.date()
     requests, plans = [], []
     for i in range(count):
-        start = today + timedelta(days=rng.randint(-60, 10))
+        start = today + timedelta(days=rng.randint(-150, 10))  # a quarter back too: quarterly digests
         end = start + timedelta(days=rng.randint(6, 20))
         ended = end < today
         reviewed = ended and rng.random() < 0.5
@@ -167,20 +169,25 @@ def fill(engine, *, points: int, requests: int, activities: int = 1000) -> Diges
     return digest
 
 
-def run_digest(engine, digest: Digest, monday: date) -> dict:
+def run_digest(engine, digest: Digest, period: periods.Period) -> dict:
     with session_scope(engine) as session:
-        context = week.compute(session, digest=digest, monday=monday)
+        context = week.compute(session, digest=digest, period=period)
     rendering.render("", "default", language="en", context=context)
     return context
 
 
-def raw_sql(engine, digest: Digest, monday: date) -> dict:
-    start, end = week.bounds(monday, week.ZoneInfo(digest.timezone))
-    first = monday - timedelta(weeks=week.CHART_WEEKS - 1)
+def raw_sql(engine, digest: Digest, period: periods.Period) -> dict:
+    start, end = period.bounds(week.ZoneInfo(digest.timezone))
+    spans = periods.history(period)
+    first = spans[0].start
     pg = engine.dialect.name == "postgresql"
-    week_of = "((day - :first) / 7)" if pg else "CAST((julianday(day) - julianday(:first)) / 7 AS INTEGER)"
+    # The span a day falls in: weeks by arithmetic, months and quarters by their first days.
+    week_of = ("((day - :first) / 7)" if pg else "CAST((julianday(day) - julianday(:first)) / 7 AS INTEGER)") \
+        if period.kind == "week" else "CASE " + " ".join(
+            f"WHEN day >= '{span.start.isoformat()}' AND day < '{span.end.isoformat()}' THEN {i}"
+            for i, span in enumerate(spans)) + " END"
     hours = ("EXTRACT(EPOCH FROM ({b} - {a})) / 3600" if pg else "(julianday({b}) - julianday({a})) * 24")
-    args = {"first": first, "stop": monday + timedelta(days=7), "team": TEAM,
+    args = {"first": first, "stop": period.end, "team": TEAM,
             "start": start if pg else start.replace(tzinfo=None), "end": end if pg else end.replace(tzinfo=None)}
     out = {"metrics": {}, "requests": {}}
     with engine.connect() as c:
@@ -213,7 +220,7 @@ def raw_sql(engine, digest: Digest, monday: date) -> dict:
             "SELECT number, title, kind FROM request WHERE team_id = :team AND status = 'done' AND done_at >= :start "
             "AND done_at < :end ORDER BY done_at LIMIT 15"), args).all()
         # standups and approvals (the bench workspace has none; the queries still run, as in a digest)
-        args["monday"], args["next"] = monday, monday + timedelta(days=7)
+        args["monday"], args["next"] = period.start, period.end
         out["standups"] = c.execute(sa.text(
             "SELECT COUNT(*), SUM(CASE WHEN a.status = 'answered' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN a.has_blocker THEN 1 ELSE 0 END) FROM standup_run r LEFT JOIN standup_answer a "
@@ -231,7 +238,7 @@ def raw_sql(engine, digest: Digest, monday: date) -> dict:
             "AND a.status = 'approved')",
             "SELECT r.number, a.stage_started_at FROM approval_run a JOIN request r ON r.id = a.request_id "
             "WHERE a.team_id = :team AND a.status = 'running' ORDER BY a.stage_started_at LIMIT 5")]
-        out["activities"] = raw_activities(c, first=monday, last=monday + timedelta(days=6))
+        out["activities"] = raw_activities(c, first=period.start, last=period.last_day)
     return out
 
 
@@ -271,7 +278,7 @@ def raw_activities(c, *, first: date, last: date) -> dict:
 
 def same_numbers(context: dict, raw: dict) -> None:
     for metric in context["metrics"]:
-        expected = [raw["metrics"][metric["name"]].get(i) for i in range(week.CHART_WEEKS)]
+        expected = [raw["metrics"][metric["name"]].get(i) for i in range(len(metric["history"]))]
         assert all(a is None and b is None or abs(a - b) < 1e-6 for a, b in zip(metric["history"], expected,
                                                                                strict=True)), metric["name"]
     requests = context["requests"]
@@ -280,7 +287,7 @@ def same_numbers(context: dict, raw: dict) -> None:
     assert requests["median_triage_hours"] == raw["requests"]["triage"], (requests, raw["requests"])
     assert requests["median_done_hours"] == raw["requests"]["done"]
     assert [s["ref"] for s in requests["shipped"]] == [f"REQ-{n}" for n, _t, _k in raw["requests"]["shipped"]]
-    mine = context["activities"] or dict.fromkeys(("running_count", "ended_count", "due_count", "hit", "missed"), 0)
+    mine = context["sections"].get("activities") or dict.fromkeys(("running_count", "ended_count", "due_count", "hit", "missed"), 0)
     mine.setdefault("running", [])
     theirs = raw["activities"]
     assert [(a["ref"], a["pace_pct"]) for a in mine["running"]] == theirs["running"], (mine["running"], theirs)
@@ -294,6 +301,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--activities", type=int, default=1000)
+    parser.add_argument("--cadence", choices=("weekly", "monthly", "quarterly"), default="weekly")
     parser.add_argument("--postgres")
     args = parser.parse_args()
     admin = name = None
@@ -314,27 +322,29 @@ def main() -> None:
         if engine.dialect.name == "sqlite":
             with engine.begin() as c:
                 c.exec_driver_sql("ANALYZE")
-        monday = week.last_complete_week(NOW, week.ZoneInfo(digest.timezone))
-        checked = run_digest(engine, digest, monday)
-        same_numbers(checked, raw_sql(engine, digest, monday))
-        context_counts = checked["activities"]
+        period = periods.last_complete(args.cadence, NOW, week.ZoneInfo(digest.timezone))
+        checked = run_digest(engine, digest, period)
+        same_numbers(checked, raw_sql(engine, digest, period))
+        context_counts = checked["sections"].get("activities")
         timings = {"digest": [], "raw": []}
         for _ in range(args.iterations):
             for label, function in (("digest", run_digest), ("raw", raw_sql)):
                 began = perf_counter()
-                function(engine, digest, monday)
+                function(engine, digest, period)
                 timings[label].append(perf_counter() - began)
         tracemalloc.start()
-        run_digest(engine, digest, monday)
+        run_digest(engine, digest, period)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         digest_ms = statistics.median(timings["digest"]) * 1000
         raw_ms = statistics.median(timings["raw"]) * 1000
         ratio = digest_ms / raw_ms
         print(json.dumps({
-            "bench": "digest", "database": engine.dialect.name, "metric_points": args.points,
+            "bench": "digest", "database": engine.dialect.name, "cadence": args.cadence, "period": period.label,
+            "metric_points": args.points,
             "requests": args.requests, "activities": args.activities, "activity_section": {
-                k: (context_counts or {}).get(k, 0) for k in ("running_count", "ended_count", "due_count")}, "iterations": args.iterations, "digest_ms": round(digest_ms, 2),
+                k: (context_counts or {}).get(k, 0) for k in ("running_count", "ended_count", "due_count")},
+            "iterations": args.iterations, "digest_ms": round(digest_ms, 2),
             "raw_sql_ms": round(raw_ms, 2), "ratio": round(ratio, 3), "target": TARGET, "pass": ratio <= TARGET,
             "digest_peak_kib": round(peak / 1024), "process_max_rss_mib": round(
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))

@@ -45,6 +45,8 @@ class Services:
     # without a thread or a query. A language change on another replica shows here within the TTL.
     languages: dict = field(default_factory=dict)
     LANGUAGE_TTL = 300.0
+    # team → (monotonic time fetched, users.list members): handlers/people.py resolves typed @names
+    people: dict = field(default_factory=dict)
 
     async def in_thread(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run blocking work (database, Web API) off the event loop, in the sized pool."""

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 import templates
 from clock import utcnow
 from handlers.common import Services, rule_error_message
+from handlers.outbox import outbox_reply
 from models import workspaces
 from models.db import session_scope
 from models.errors import RuleError
@@ -25,6 +26,8 @@ def tandem_reply(services: Services, *, team_id: str, user_id: str, text: str) -
     if sub == "language":
         member = services.member(team_id, user_id)
         return set_language_reply(services, team_id=team_id, user_id=user_id, member=member, words=words[1:])
+    if sub == "outbox":
+        return outbox_reply(services, team_id=team_id, user_id=user_id)
     language = services.language_of(team_id, user_id)
     if sub == "help":
         return help_message(language, services.version)

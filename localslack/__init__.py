@@ -6,6 +6,7 @@ implements."""
 from templates.blockkit import check_blocks, check_view
 
 from . import payloads
+from .latency import METHOD_TIERS, Latency
 from .payloads import (
     action,
     app_home_opened,
@@ -43,6 +44,8 @@ __all__ = [
     "GENERAL",
     "ApiError",
     "Call",
+    "METHOD_TIERS",
+    "Latency",
     "LocalSlack",
     "Response",
     "ResponsePost",

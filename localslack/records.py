@@ -110,6 +110,8 @@ class Call:
     response: Any = None  # the answer body (a dict, or text for non-JSON answers)
     executed: bool = False  # Slack did the method's work (whatever reached the client afterwards)
     fault: str | None = None  # "reset" (no answer at all) or "truncate" (the answer was cut short)
+    delay: float = 0.0  # seconds the latency model (set_latency) held the answer back
+    answered: float | None = None  # LocalSlack.clock() when the answer left (None: not yet, or never)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +154,9 @@ class UploadedFile:
     thread_ts: str | None = None
     initial_comment: str | None = None
     completed: bool = False
+    # files.info calls still to answer "processing" (no mimetype) after completion: until then an
+    # image block cannot show the file (see LocalSlack.file_processing_checks)
+    processing_checks: int = 0
 
 
 class ApiError(Exception):

@@ -16,7 +16,8 @@ What it does, in the order a Web API call meets it (see `_answer`):
    bot token on apps.connections.open or app token elsewhere -> not_allowed_token_type
 3. an injected failure before the work (`fail_next`) -> HTTP 5xx, HTTP 429 + Retry-After, an
    API error, a connection reset, or a delay before the normal answer
-4. rate limits (`set_rate_limit`) -> HTTP 429 + integer Retry-After when the bucket is empty
+   (before all of these: with `set_latency`, a delay drawn from Slack's latency model, latency.py)
+4. rate limits (`set_rate_limit`, or Slack's own tiers with `apply_slack_tiers`) -> HTTP 429 + integer Retry-After when the bucket is empty
 5. the method itself, which answers like Slack: HTTP 200 with {"ok": true, ...} or
    {"ok": false, "error": "..."}
 6. an injected failure after the work (`fail_next(..., when="after")`) -> the work stands, but
@@ -65,6 +66,7 @@ from aiohttp import web
 from templates.blockkit import check_blocks
 
 from .faults import FaultInjection, failed_reply, reset_connection
+from .latency import SlackLatency
 from .push import PushChannels
 from .records import (
     _JSON_FIELDS,
@@ -93,7 +95,7 @@ from .socket_mode import SocketModeSide
 from .web_api import WebApiMethods
 
 
-class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
+class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, SocketModeSide):
     """A fake Slack workspace with one installed app. See the module docstring."""
 
     def __init__(
@@ -111,6 +113,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         trigger_ttl: float = TRIGGER_TTL,
         socket_disconnect_grace: float = 1.0,
         max_socket_connections: int = MAX_SOCKET_CONNECTIONS,
+        epoch: Callable[[], float] = time.time,
     ):
         self.bot_token = bot_token
         self.app_token = app_token
@@ -123,6 +126,8 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         # Replace it with a fake clock to drive those without waiting.
         self.clock = clock
         self.trigger_ttl = trigger_ttl
+        # `epoch` is the unix time message ts are made from (the sandbox passes its moved clock).
+        self.epoch = epoch
 
         # All state below is guarded by _lock: handlers run on the server thread, test code
         # on the test thread.
@@ -140,6 +145,9 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         self._server: ServerThread | None = None
 
     def _init_world(self) -> None:
+        # command → should_escape, for an install whose settings differ from manifest.yaml (an
+        # app created from an older manifest keeps its settings); see escaping.py
+        self.escape_overrides: dict[str, bool] = {}
         self._users: dict[str, dict] = {}
         self._convs: dict[str, dict] = {}
         self._messages: dict[str, list[dict]] = {}
@@ -151,6 +159,12 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         self._modal_stacks: dict[str, list[str]] = {}  # user_id -> [view_id, ...]
         self._homes: dict[str, str] = {}  # user_id -> view_id
         self._files: dict[str, UploadedFile] = {}
+        # Slack finishes an upload asynchronously: for a moment after files.completeUploadExternal
+        # the file has no mimetype and an image block naming it is refused ("invalid slack file"),
+        # https://github.com/slackapi/slack-github-action/issues/413 (polling files.info is the
+        # documented way to wait). Worst plausible case: the file turns ready only after this many
+        # files.info calls have seen it still processing, however much time passed.
+        self.file_processing_checks = 1
         self._response_urls: dict[str, dict] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
@@ -167,6 +181,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         tests. Socket Mode connections stay up; ids and ts keep increasing."""
         with self._lock:
             self._init_world()
+            self.latency = None
             self._envelopes.clear()
             self._forget_silent_sockets()
 
@@ -414,7 +429,7 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
     def _next_ts(self) -> str:
         """Slack-style "seconds.micros", from the wall clock, strictly increasing."""
         with self._lock:
-            self._last_ts_us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
+            self._last_ts_us = max(int(self.epoch() * 1_000_000), self._last_ts_us + 1)
             seconds, micros = divmod(self._last_ts_us, 1_000_000)
             return f"{seconds}.{micros:06d}"
 
@@ -468,8 +483,13 @@ class LocalSlack(FaultInjection, WebApiMethods, PushChannels, SocketModeSide):
         call = Call(method=method, args=args, headers=dict(request.headers), at=self.clock())
         with self._lock:
             self._calls.append(call)
+        delay = self._draw_delay()  # set_latency: Slack's time to answer, spent before the work
+        if delay:
+            await asyncio.sleep(delay)
+        call.delay = delay
         reply = await self._answer(method, args, request, parse_error, call)
         call.status, call.response, call.fault = reply.status, reply.body, reply.fault
+        call.answered = self.clock()
         return await self._send(request, reply)
 
     async def _send(self, request: web.Request, reply: _Reply) -> web.StreamResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
+
+from metrics import SQLITE_WRITE_WAIT
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_LOCK = 0x7A4D3F  # advisory lock id: one migrator at a time per PostgreSQL database
@@ -66,10 +69,13 @@ class WriteTurns:
         with self._lock:
             if not self._held:
                 self._held = True
+                SQLITE_WRITE_WAIT.observe(0.0)
                 return
             turn = threading.Event()
             self._waiting.append(turn)
+        started = time.perf_counter()
         if turn.wait(self.timeout):
+            SQLITE_WRITE_WAIT.observe(time.perf_counter() - started)
             return
         with self._lock:
             if turn.is_set():  # handed over just as the wait ran out

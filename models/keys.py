@@ -65,7 +65,9 @@ standup_answer = Key("standup:run:{run_id}:report:answer:{user_id}")  # in the r
 standup_saved = Key("standups:saved:{view_id}:{view_hash}")
 
 # digests
-digest_send = Key("digests:{digest_id}:{period_start}:{slot}")  # the first message of a week's digest
+# The first message of a period's digest; period: 2026-W46, 2026-11, 2026-Q4 (sends recorded before
+# 0013 keep the Monday's date in their stored message_key, and are found by it).
+digest_send = Key("digests:{digest_id}:{period}:{slot}")
 digest_part = Key("{first}:{index}")  # its index-th message (1, 2, …), in the first one's thread
 digest_owner_notice = Key("{first}:owner")  # the owner told the team template broke
 digest_saved = Key("digests:saved:{digest_id}:{view_id}")
@@ -83,3 +85,6 @@ def handed_over(card: str, deputy: str = "") -> str:
     """A copy of a waiting approval card sent to a deputy when the delegation was set (with no
     deputy given: what the keys of all the card's copies start with)."""
     return f"{card}:to:{deputy}"
+
+# direct messages to Tandem (message.im)
+dm_help = Key("dm_help:{team_id}:{user_id}:{hour}")  # hour: UTC "YYYYMMDDHH"; the answer to a DM

@@ -126,11 +126,11 @@ def _line_of(exc: BaseException, filename: str) -> int | None:
 def render_text(team_dir: str, filename: str, language: str, context: dict) -> tuple:
     """("text", the output) or ("problem", line, error, limit): plain values, as they cross from the
     child process. The output stops once it passes OUTPUT_LIMIT."""
-    gettext, ngettext = templates._gettext_for(language if language in templates.LANGUAGES else "en")
+    words = templates._gettext_for(language if language in templates.LANGUAGES else "en")
     pieces, size = [], 0
     try:
         for piece in environment(team_dir).get_template(filename).generate(
-                _=gettext, gettext=gettext, ngettext=ngettext, language=language, **context):
+                **words, language=language, **context):
             size += len(piece)
             if size > OUTPUT_LIMIT:
                 return "problem", None, f"more than {OUTPUT_LIMIT:,} characters of output", "output"

@@ -16,8 +16,9 @@ from clock import utcnow
 from handlers.approvals import running
 from handlers.approvals.chains import user_exists
 from handlers.common import Services, cached_language
+from handlers.people import resolve_user
 from handlers.requests.handover import as_template
-from models import keys, mentions
+from models import keys
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -73,14 +74,15 @@ def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
     team_id, user_id = command["team_id"], command["user_id"]
     language = services.language_of(team_id, user_id)
     now = utcnow()
+    clear = bool(words) and words[0].lower() == "clear"
+    if not clear and (len(words) != 3 or words[1].lower() != "until"):
+        raise RuleError("approvals.delegate_usage")
+    deputy = None if clear else resolve_user(services, team_id, words[0])  # users.list, outside a transaction
     with session_scope(services.engine) as session:
         today = now.astimezone(running.zone(services, session, team_id)).date()
-        if words and words[0].lower() == "clear":
+        if clear:
             set_delegation(session, team_id=team_id, approver=user_id, deputy=None, until=None, today=today, now=now)
             return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_cleared")
-        deputy = mentions.user_id(words[0]) if words else None
-        if not deputy or len(words) != 3 or words[1].lower() != "until":
-            raise RuleError("approvals.delegate_usage")
         try:
             until = date.fromisoformat(words[2])
         except ValueError:

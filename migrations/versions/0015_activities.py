@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
@@ -27,22 +27,11 @@ def upgrade() -> None:
         sa.Column("change_pct", sa.Float(), nullable=True),
         sa.Column("way_pct", sa.Float(), nullable=True),
         sa.Column("pace_pct", sa.Float(), nullable=True),
-        sa.Column("hit", sa.Boolean(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["request_id"], ["request.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("request_id", "goal", "day", name="uq_activity_progress"),
     )
-    op.create_table(
-        "activity_window",
-        sa.Column("request_id", sa.Integer(), nullable=False),
-        sa.Column("team_id", sa.String(length=32), nullable=False),
-        sa.Column("first_day", sa.Date(), nullable=False),
-        sa.Column("last_day", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(["request_id"], ["request.id"]),
-        sa.PrimaryKeyConstraint("request_id"),
-    )
-    op.create_index("ix_activity_window_team_last_day", "activity_window", ["team_id", "last_day"])
     op.create_table(
         "activity_flag",
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -88,6 +77,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_activity_window_team_last_day", table_name="activity_window")
-    for table in ("activity_template", "activity_review", "activity_flag", "activity_window", "activity_progress"):
+    for table in ("activity_template", "activity_review", "activity_flag", "activity_progress"):
         op.drop_table(table)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from models.activities.running import RUNNING
 from models.activities.tables import ActivityProgress, ActivityReview, ActivityWindow
+from models.digests.week import add_section
 from models.requests.tables import Request
 
 ROWS = 10  # per list; the rest are counted
@@ -65,3 +66,12 @@ def activity_stats(session: Session, *, team_id: str, first: date, last: date, s
 
 def _item(row) -> dict:
     return {"id": row.id, "ref": f"REQ-{row.number}", "title": row.title, "end": row.last_day.isoformat()}
+
+
+def section(session: Session, *, digest, period, zone) -> dict | None:
+    """The digest's seam (models/digests/week.py SECTIONS): the activities of the digest's period
+    (a week, a month or a quarter); templates/blocks/digests/sections/activities.yaml.j2 shows it."""
+    return activity_stats(session, team_id=digest.team_id, first=period.start, last=period.last_day)
+
+
+add_section("activities", section)

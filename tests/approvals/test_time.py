@@ -176,3 +176,38 @@ def test_delegation_set_while_a_card_waits_hands_it_to_the_deputy(sender, slack,
         [card] = [m for m in cards(slack, user) if m["ts"] == message["ts"]]
         assert "approval_approve" not in buttons(card), user
     assert len(cards(slack, DEPUTY)) == 1
+
+
+def test_delegation_as_typed_with_escaping_on(sender, slack, tandem, workspace):
+    """The manifest escapes /approval: Slack sends `<@U0DEPUTY|u0deputy>` for `@u0deputy`."""
+    file_activity(sender, slack, tandem)
+    card_for(slack, LEAD1, "REQ-1", "Ops lead")
+    answer = sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()
+    # the handed-over sentence used to turn the whole confirmation into text: `&lt;@U0DEPUTY&gt;`
+    assert answer["blocks"][0]["text"]["text"].startswith(f"Until 2099-12-31, <@{DEPUTY}> receives")
+    assert answer["text"].endswith("The one request waiting on you was sent to them now.")
+    assert "&lt;" not in str(answer)
+    card_for(slack, DEPUTY, "REQ-1", "Ops lead")
+
+
+def test_delegation_resolves_a_plain_name_where_escaping_is_off(sender, slack, tandem, workspace):
+    slack.escape_overrides["/approval"] = False  # an app installed from an older manifest
+    slack.add_user("U0OLGAP", name="olga.p", real_name="Olga")
+    slack.add_user("U0OLGAK", name="olga.k", real_name="Olga")
+    slack.add_user("U0WEI", name="wei", locale="zh-CN")
+    answer = sender.command("/approval", "delegate @olga.p until 2099-12-31", user_id=LEAD1).json()
+    assert answer["text"].startswith("Until 2099-12-31, <@U0OLGAP> receives your approval cards")
+    ambiguous = sender.command("/approval", "delegate @Olga until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert ambiguous.startswith("@Olga could be <@U0OLGAP>, <@U0OLGAK>. Mention the one you mean")
+    unknown = sender.command("/approval", "delegate @nobody until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert unknown.startswith("There is no one called @nobody in this workspace.")
+    slack.add_user("U0NEW", name="newcomer")  # joined after the list was cached a minute ago: asked again
+    (team, (fetched, members)), = tandem.services.people.items()
+    tandem.services.people[team] = (fetched - 60, members)
+    assert "<@U0NEW>" in sender.command("/approval", "delegate @newcomer until 2099-12-31", user_id=LEAD1).json()["text"]
+    chinese = sender.command("/approval", "delegate @Olga until 2099-12-31", user_id="U0WEI").json()["text"]
+    assert chinese.startswith("@Olga 可能是 <@U0OLGAP>, <@U0OLGAK>。")
+    assert sender.command("/approval", "delegate @nobody until 2099-12-31", user_id="U0WEI").json()["text"] \
+        .startswith("本工作区没有叫 @nobody 的人。")
+    done = sender.command("/approval", "delegate @olga.k until 2099-12-31", user_id="U0WEI").json()["text"]
+    assert done.startswith("在 2099-12-31 之前，<@U0OLGAK> 会收到你的审批卡片")

@@ -64,11 +64,12 @@ def seeded_metrics(engine, team_id: str, previous: date, last: date) -> None:
 
 
 def make_digest(engine, team_id: str, *, name: str = "weekly", template: str = "default",
-                timezone: str = "UTC", owner: str = ADMIN, thresholds: dict | None = None) -> Digest:
+                timezone: str = "UTC", owner: str = ADMIN, thresholds: dict | None = None,
+                cadence: str = "weekly") -> Digest:
     with session_scope(engine) as session:
         digest = Digest(team_id=team_id, name=name, channel=LEAD, weekday=0, hour=9, minute=0, timezone=timezone,
                         metrics=["DAU", "CAC", "NPS"], thresholds=thresholds or {"DAU": 10, "CAC": 15},
-                        template=template, owner="")
+                        template=template, owner="", cadence=cadence)
         return digests.save_digest(session, digest=digest, actor=owner, actor_is_admin=True, now=utcnow())
 
 

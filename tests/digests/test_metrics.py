@@ -143,7 +143,7 @@ def test_import_of_an_uploaded_csv_file(sender, slack, tandem):
     good = slack.add_file("dau.csv", "\ufeffmetric,date,value\nDAU,2026-11-02,100\nDAU,2026-11-03,x\n".encode())
     assert submit(good) is None
     dm = drained(lambda: slack.messages(slack.dm_channel_of(ADMIN)), "the report")[0]
-    assert dm["text"] == "Import: 1 rows accepted, 1 rejected."
+    assert dm["text"] == "Import: 1 row accepted, 1 rejected."
     assert dm["blocks"][1]["text"]["text"] == "Line 3: " + refusal("digests.not_a_number", given="x")
     assert points(tandem, "DAU") == {"2026-11-02": 100.0}
 
