@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from slack_sdk.errors import SlackApiError
+
 import templates
 from clock import utcnow
 from handlers.common import Services, metadata_of, refuse, respond
@@ -51,7 +53,12 @@ def pick(services: Services, body: dict) -> None:
     metadata["template_id"] = int(chosen)
     new_view = modal(services, language=services.language_of(team_id, user_id), kind="activity", mode="new",
                      metadata=metadata, values=values, **activity_choices(services, team_id))
-    services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
+    try:
+        services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        log.info("the form changed meanwhile; the template's redraw is dropped")
 
 
 def list_reply(services: Services, *, command: dict, words: list[str]) -> dict:

@@ -79,15 +79,15 @@ def thread(slack, tandem, request) -> list[str]:
     return [m["text"] for m in slack.replies(channel, ts)[1:]]
 
 
-def digest_section(tandem, team: str, inside) -> str:
-    """The default digest's text for the ISO week holding the day `inside`."""
+def digest_section(tandem, team: str, inside, kind: str = "week") -> str:
+    """The default digest's text for the week (month, quarter) holding the day `inside`."""
     from handlers.digests import rendering
     from models.digests import Digest, week
+    from models.digests.period import containing
 
-    monday = inside - timedelta(days=inside.weekday())
     with session_scope(tandem.engine) as session:
         digest = Digest(team_id=team, name="weekly", channel=TRIAGE, timezone="UTC", owner=OPS, created_at=START)
-        context = week.compute(session, digest=digest, monday=monday)
+        context = week.compute(session, digest=digest, period=containing(kind, inside))
     return str(rendering.render("", "default", language="en", context=context))
 
 
@@ -222,6 +222,8 @@ def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
     assert last_request(tandem).status == "reviewed"
     # The digest of the week the activity ended in: ended, missed (SIGNUPS), the review's ROI.
     assert "REQ-1 Member day · :x: missed · ROI -12.5 %" in digest_section(tandem, workspace.team_id, day_of(10))
+    monthly = digest_section(tandem, workspace.team_id, day_of(10), kind="month")  # the month it ended in
+    assert "Ended: 1, goals hit 0, missed 1" in monthly and "ROI -12.5 %" in monthly
 
     # Save as template (on the review), then start the next activity from it.
     sender.action(OPS, [action("activity_template_save")], message=reviews[-1])
