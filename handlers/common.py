@@ -7,6 +7,7 @@ Listener shapes live in handlers/listeners.py.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import logging
@@ -53,7 +54,9 @@ class Services:
         loop = asyncio.get_running_loop()
         self.busy += 1  # only touched on the event loop thread
         try:
-            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+            # the log context (team, user, listener, request id) goes with the work into the thread
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(self.executor, context.run, functools.partial(fn, *args, **kwargs))
         finally:
             self.busy -= 1
 

@@ -59,10 +59,11 @@ def modal(services: Services, *, language: str, kind: str, mode: str, metadata: 
     )
 
 
-def activity_choices(services: Services, team_id: str) -> dict:
-    """What an activity form offers: the metrics of its goal lines, the templates to start from."""
+def activity_choices(services: Services, team_id: str, language: str) -> dict:
+    """What an activity form offers: the metrics of its goal lines (presets in the reader's language),
+    the templates to start from."""
     with session_scope(services.engine) as session:
-        return {"metrics": goals.catalogue_options(session, team_id),
+        return {"metrics": goals.catalogue_options(session, team_id, language),
                 "activity_templates": [{"id": t["id"], "name": t["name"]}
                                        for t in list_templates(session, team_id=team_id)]}
 
@@ -94,7 +95,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
     if prefill:
         metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
-                 values={"details": metadata.get("prefill")}, **activity_choices(services, team_id))
+                 values={"details": metadata.get("prefill")}, **activity_choices(services, team_id, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -127,8 +128,8 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
                 values[name] = int(datetime.fromisoformat(values[name]).timestamp())
         metadata = {"mode": "edit", "number": request.number, "version": request.version}
         view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
-                     values=values, ref=request.ref, metrics=goals.catalogue_options(session, team_id),
-                     baselines=goals.baselines(session, services, team_id, values))
+                     values=values, ref=request.ref, metrics=goals.catalogue_options(session, team_id, language),
+                     baselines=goals.baselines(session, services, team_id, values, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -140,7 +141,7 @@ def switch_kind(services: Services, body: dict) -> None:
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
-    choices = activity_choices(services, body["team"]["id"]) if kind == "activity" else {}
+    choices = activity_choices(services, body["team"]["id"], language) if kind == "activity" else {}
     new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values,
                      **choices)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)

@@ -51,8 +51,9 @@ def pick(services: Services, body: dict) -> None:
             return
         values = {**template.fields, **form_lines(template.goals), "title": template.name}
     metadata["template_id"] = int(chosen)
-    new_view = modal(services, language=services.language_of(team_id, user_id), kind="activity", mode="new",
-                     metadata=metadata, values=values, **activity_choices(services, team_id))
+    language = services.language_of(team_id, user_id)
+    new_view = modal(services, language=language, kind="activity", mode="new",
+                     metadata=metadata, values=values, **activity_choices(services, team_id, language))
     try:
         services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
     except SlackApiError as exc:
