@@ -1,14 +1,17 @@
 """How long a digest takes to compute and render, against the raw SQL aggregates of the same numbers.
 
     .venv/bin/python bench/digest.py [--points 1000000] [--requests 100000] [--iterations 20]
-                                     [--cadence weekly|monthly|quarterly]
+                                     [--activities 1000] [--cadence weekly|monthly|quarterly]
                                      [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 A fresh database (a SQLite file in a temporary directory; with --postgres a new database on that
 server, dropped afterwards) is migrated and filled by bulk inserts (SQLAlchemy core executemany;
 not timed): 400 metrics × 2,500 days = 1M metric points, and 100k requests over two years with
-their accept/decline/done events. The digest reports 10 of the metrics (last, sum and average
-aggregations mixed) for the last complete week (or month, or quarter: --cadence).
+their accept/decline/done events, and --activities (1,000) activity requests with one to three
+goals each, their daily progress rows (as the daily look writes them) and, for half of the ended
+ones, a review. The digest reports 10 of the metrics (last, sum and average aggregations mixed)
+for the last complete week (or month, or quarter: --cadence), and the activities section
+(running with pace, ended with hit/missed and ROI, reviews due).
 
 Timed, alternating, the median of --iterations runs each:
 
@@ -16,7 +19,9 @@ Timed, alternating, the median of --iterations runs each:
           in the sandbox), as a send does before queueing
   raw     hand-written SQL returning the same numbers: per metric the aggregates of the periods the
           digest charts (8 weeks, 6 months, 5 quarters; window function for "last"), request counts by kind and action, both medians, the shipped list,
-          and the standup and approval aggregates (empty here: the queries run all the same)
+          and the standup and approval aggregates (empty here: the queries run all the same), and
+          the activities: those whose days touch the period, the reviews due, the latest progress
+          day of each, the reviews
 
 Checks both give the same numbers, then prints ONE JSON line: both medians, the ratio (target
 <= 1.5), pass, and peak memory (tracemalloc peak of one digest; ru_maxrss of the process).
@@ -33,7 +38,7 @@ import sys
 import tempfile
 import tracemalloc
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 
@@ -43,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from handlers.digests import rendering  # noqa: E402
+from models.activities import ActivityProgress, ActivityReview, ActivityWindow  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
 from models.digests import Digest, Metric, MetricPoint, week  # noqa: E402
 from models.digests import period as periods  # noqa: E402
@@ -54,7 +60,54 @@ NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)  # a Monday: the digest reports 2026
 BATCH = 20_000
 
 
-def fill(engine, *, points: int, requests: int) -> Digest:
+def fill_activities(engine, *, count: int, first_number: int, rng: random.Random) -> None:
+    """`count` activities with goals around NOW: running, ended lately, ended long ago; progress rows
+    for each of their days up to yesterday; a review for half of the ended ones."""
+    today = NOW.date()
+    requests, plans = [], []
+    for i in range(count):
+        start = today + timedelta(days=rng.randint(-150, 10))  # a quarter back too: quarterly digests
+        end = start + timedelta(days=rng.randint(6, 20))
+        ended = end < today
+        reviewed = ended and rng.random() < 0.5
+        goals = [{"metric": f"M{rng.randrange(400):03d}", "kind": rng.choice(("absolute", "change", "sum")),
+                  "op": ">=", "target": float(rng.randint(10, 1000))} for _ in range(rng.randint(1, 3))]
+        starts = datetime.combine(start, datetime.min.time(), UTC) - timedelta(hours=8)  # local midnight, Shanghai
+        fields = {"details": "bench", "expected_effect": "bench", "starts_at": starts.isoformat(),
+                  "ends_at": (starts + timedelta(days=(end - start).days, hours=23)).isoformat(), "goals": goals}
+        requests.append({"team_id": TEAM, "number": first_number + i, "kind": "activity", "title": f"Activity {i}",
+                         "status": "reviewed" if reviewed else ("done" if ended else "in_progress"),
+                         "priority": "P2", "requester": "U0OPS", "labels": [], "fields": fields, "version": 1,
+                         "created_at": NOW - timedelta(days=90), "updated_at": NOW})
+        plans.append((start, end, min(end, today - timedelta(days=1)), len(goals), reviewed))
+    with engine.begin() as c:
+        c.execute(sa.insert(Request), requests)
+        ids = [r.id for r in c.execute(sa.select(Request.id).where(Request.number >= first_number)
+                                       .order_by(Request.number))]
+        progress, reviews = [], []
+        c.execute(sa.insert(ActivityWindow), [  # as filing keeps it
+            {"request_id": request_id, "team_id": TEAM, "first_day": start, "last_day": end}
+            for request_id, (start, end, _last, _goals, _reviewed) in zip(ids, plans, strict=True)])
+        for request_id, (start, _end, last, goals, reviewed) in zip(ids, plans, strict=True):
+            day = start
+            while day <= last:
+                progress += [{"request_id": request_id, "team_id": TEAM, "goal": g, "day": day,
+                              "value": rng.uniform(0, 1000), "pace_pct": rng.uniform(20, 180),
+                              "way_pct": rng.uniform(0, 120), "hit": rng.random() < 0.5, "created_at": NOW}
+                             for g in range(goals)]
+                day += timedelta(days=1)
+            if reviewed:
+                reviews.append({"request_id": request_id, "team_id": TEAM, "author": "U0OPS", "worked": "",
+                                "not_worked": "", "next_time": "", "results": [], "hit": rng.random() < 0.5,
+                                "roi_pct": rng.uniform(-50, 300), "version": 1, "created_at": NOW,
+                                "updated_at": NOW})
+        for offset in range(0, len(progress), BATCH):
+            c.execute(sa.insert(ActivityProgress), progress[offset:offset + BATCH])
+        if reviews:
+            c.execute(sa.insert(ActivityReview), reviews)
+
+
+def fill(engine, *, points: int, requests: int, activities: int = 1000) -> Digest:
     rng = random.Random(7)
     n_metrics = 400
     days = points // n_metrics
@@ -106,6 +159,8 @@ def fill(engine, *, points: int, requests: int) -> Digest:
             c.execute(sa.insert(RequestEvent), [
                 {"request_id": r, "team_id": TEAM, "actor": "U0PM", "action": a, "detail": {}, "created_at": at}
                 for r, a, at in events])
+    if activities:
+        fill_activities(engine, count=activities, first_number=requests + 1, rng=rng)
     with session_scope(engine) as session:
         digest = Digest(team_id=TEAM, name="weekly", channel="C0LEAD", timezone="Asia/Shanghai",
                         metrics=[f"M{i:03d}" for i in range(0, 400, 40)], thresholds={"M000": 5}, owner="U0",
@@ -182,7 +237,42 @@ def raw_sql(engine, digest: Digest, period: periods.Period) -> dict:
             "AND a.status = 'approved')",
             "SELECT r.number, a.stage_started_at FROM approval_run a JOIN request r ON r.id = a.request_id "
             "WHERE a.team_id = :team AND a.status = 'running' ORDER BY a.stage_started_at LIMIT 5")]
+        out["activities"] = raw_activities(c, first=period.start, last=period.last_day)
     return out
+
+
+def raw_activities(c, *, first: date, last: date) -> dict:
+    """The activities section by hand: the activities whose days touch the period, the reviews due
+    (count and the first 10), the latest progress day of each running or ended one, the reviews."""
+    args = {"team": TEAM, "first": first, "last": last, "due_by": last - timedelta(days=2)}
+    near = c.execute(sa.text(
+        "SELECT r.id, r.number, w.first_day, w.last_day FROM activity_window w JOIN request r ON r.id = w.request_id "
+        "WHERE w.team_id = :team AND w.last_day >= :first AND w.first_day <= :last "
+        "AND r.status IN ('accepted', 'in_progress', 'done', 'reviewed') ORDER BY r.number"), args).all()
+    as_day = (lambda v: v) if not near or isinstance(near[0].last_day, date) else date.fromisoformat
+    running = [r for r in near if as_day(r.first_day) <= last < as_day(r.last_day)]
+    ended = [r for r in near if first <= as_day(r.last_day) <= last]
+    waiting = ("FROM activity_window w JOIN request r ON r.id = w.request_id WHERE w.team_id = :team "
+               "AND w.last_day <= :due_by AND r.status IN ('accepted', 'in_progress', 'done')")
+    due_count = c.execute(sa.text(f"SELECT COUNT(*) {waiting}"), args).scalar()
+    c.execute(sa.text(f"SELECT r.number, r.title, w.last_day {waiting} ORDER BY r.number LIMIT 10"), args).all()
+    latest = {}
+    ids = [r.id for r in running + ended] or [-1]
+    for request_id, pace, hits, goals in c.execute(sa.text(
+            "SELECT p.request_id, MIN(p.pace_pct), SUM(CASE WHEN p.hit THEN 1 ELSE 0 END), COUNT(*) "
+            "FROM activity_progress p WHERE p.request_id IN :ids AND p.day = (SELECT MAX(q.day) FROM "
+            "activity_progress q WHERE q.request_id = p.request_id AND q.day <= :last) GROUP BY p.request_id")
+            .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids, "last": last}):
+        latest[request_id] = (pace, hits == goals)
+    reviews = {r.request_id: (None if r.hit is None else bool(r.hit), r.roi_pct) for r in c.execute(sa.text(
+        "SELECT request_id, hit, roi_pct FROM activity_review WHERE request_id IN :ids")
+        .bindparams(sa.bindparam("ids", expanding=True)), {"ids": [r.id for r in ended] or [-1]})}
+    hit_of = {r.id: reviews[r.id][0] if r.id in reviews and reviews[r.id][0] is not None
+              else latest.get(r.id, (None, None))[1] for r in ended}
+    return {"running": [(f"REQ-{r.number}", round(latest[r.id][0]) if r.id in latest else None)
+                        for r in running[:10]],
+            "running_count": len(running), "ended_count": len(ended), "due_count": due_count,
+            "hit": sum(1 for h in hit_of.values() if h), "missed": sum(1 for h in hit_of.values() if h is False)}
 
 
 def same_numbers(context: dict, raw: dict) -> None:
@@ -196,6 +286,13 @@ def same_numbers(context: dict, raw: dict) -> None:
     assert requests["median_triage_hours"] == raw["requests"]["triage"], (requests, raw["requests"])
     assert requests["median_done_hours"] == raw["requests"]["done"]
     assert [s["ref"] for s in requests["shipped"]] == [f"REQ-{n}" for n, _t, _k in raw["requests"]["shipped"]]
+    mine = context["sections"].get("activities") or dict.fromkeys(
+        ("running_count", "ended_count", "due_count", "hit", "missed"), 0)
+    mine.setdefault("running", [])
+    theirs = raw["activities"]
+    assert [(a["ref"], a["pace_pct"]) for a in mine["running"]] == theirs["running"], (mine["running"], theirs)
+    for name in ("running_count", "ended_count", "due_count", "hit", "missed"):
+        assert mine[name] == theirs[name], (name, mine[name], theirs[name])
 
 
 def main() -> None:
@@ -205,6 +302,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--postgres")
     parser.add_argument("--cadence", choices=periods.CADENCES, default="weekly")
+    parser.add_argument("--activities", type=int, default=1000)
     args = parser.parse_args()
     admin = name = None
     if args.postgres:
@@ -219,13 +317,15 @@ def main() -> None:
         migrate(url)
         engine = make_engine(url)
         began = perf_counter()
-        digest = fill(engine, points=args.points, requests=args.requests)
+        digest = fill(engine, points=args.points, requests=args.requests, activities=args.activities)
         print(f"filled in {perf_counter() - began:.1f}s", file=sys.stderr)
         if engine.dialect.name == "sqlite":
             with engine.begin() as c:
                 c.exec_driver_sql("ANALYZE")
         period = periods.last_complete(args.cadence, NOW, week.ZoneInfo(digest.timezone))
-        same_numbers(run_digest(engine, digest, period), raw_sql(engine, digest, period))
+        checked = run_digest(engine, digest, period)
+        same_numbers(checked, raw_sql(engine, digest, period))
+        section = checked["sections"].get("activities") or {}
         timings = {"digest": [], "raw": []}
         for _ in range(args.iterations):
             for label, function in (("digest", run_digest), ("raw", raw_sql)):
@@ -241,7 +341,9 @@ def main() -> None:
         ratio = digest_ms / raw_ms
         print(json.dumps({
             "bench": "digest", "database": engine.dialect.name, "cadence": args.cadence, "metric_points": args.points,
-            "requests": args.requests, "iterations": args.iterations, "digest_ms": round(digest_ms, 2),
+            "period": period.label, "requests": args.requests, "activities": args.activities,
+            "activity_section": {k: section.get(k, 0) for k in ("running_count", "ended_count", "due_count")},
+            "iterations": args.iterations, "digest_ms": round(digest_ms, 2),
             "raw_sql_ms": round(raw_ms, 2), "ratio": round(ratio, 3), "target": TARGET, "pass": ratio <= TARGET,
             "digest_peak_kib": round(peak / 1024), "process_max_rss_mib": round(
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))

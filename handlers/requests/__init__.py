@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from handlers.common import Services
-from handlers.listeners import command_listener
-from handlers.requests import activities, config, filing, finding, triage
+from handlers.listeners import ack_then, ack_with, command_listener
+from handlers.requests import activities, config, filing, finding, reuse, review, triage
 from handlers.requests.finding import home_context
 from handlers.requests.triage import on_message
 
@@ -20,8 +20,12 @@ def register(app: AsyncApp, services: Services) -> None:
     app.command("/request")(command_listener(  # exports take a while: they answer later too
         services, usage_template="requests/usage.yaml.j2", default="new",
         ack_then={"new": filing.open_new_modal, "edit": filing.open_edit_modal, "config": config.open_config_modal,
-                  "export": finding.export},
-        ack_with={"list": finding.list_reply, "show": finding.show_reply}))
+                  "export": finding.export, "review": review.review_command},
+        ack_with={"list": review.list_reply, "show": finding.show_reply, "templates": reuse.list_reply}))
+    app.action("activity_review_open")(ack_then(services, review.review_button))
+    app.view("activity_review")(ack_with(services, review.submit))
+    app.action("activity_template_save")(ack_then(services, reuse.save_button))
+    app.action("activity_template_pick")(ack_then(services, reuse.pick))
 
     filing.register(app, services)
     triage.register(app, services)

@@ -14,10 +14,19 @@ from slack_sdk.errors import SlackApiError
 
 import templates
 from clock import utcnow
-from handlers.common import Services, form_values, metadata_of, open_modal, respond, rule_error_message
+from handlers.common import (
+    Services,
+    form_values,
+    metadata_of,
+    open_modal,
+    respond,
+    rule_error_message,
+    zone_of,
+)
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import goals, handover, notify
-from models.activities.goals import MAX_GOALS, TARGET_LENGTH, ensure_metrics, form_lines
+from models.activities.goals import MAX_GOALS, TARGET_LENGTH, ensure_metrics, form_lines, keep_window
+from models.activities.reuse import list_templates, used
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import PRIORITIES
@@ -37,7 +46,8 @@ def _metadata_text(metadata: dict) -> str:
 
 
 def modal(services: Services, *, language: str, kind: str, mode: str, metadata: dict, values: dict | None = None,
-          ref: str | None = None, metrics: list[dict] | None = None, baselines: dict | None = None) -> dict:
+          ref: str | None = None, metrics: list[dict] | None = None, baselines: dict | None = None,
+          activity_templates: list[dict] | None = None) -> dict:
     """The form; for an activity, `metrics` are the goal lines' choices and `baselines` what is
     shown under each line (handlers/requests/goals.py)."""
     return templates.render(
@@ -45,12 +55,17 @@ def modal(services: Services, *, language: str, kind: str, mode: str, metadata: 
         limits=LIMITS, support=SUPPORT, currencies=CURRENCIES, priorities=PRIORITIES,
         metadata=_metadata_text(metadata), shortened=metadata.get("shortened"), permalink=metadata.get("permalink"),
         metrics=metrics or [], baselines=baselines or {}, max_goals=MAX_GOALS, goal_limit=TARGET_LENGTH,
+        activity_templates=activity_templates or [], template_id=metadata.get("template_id"),
     )
 
 
-def metric_choices(services: Services, team_id: str, language: str) -> list[dict]:
+def activity_choices(services: Services, team_id: str, language: str) -> dict:
+    """What an activity form offers: the metrics of its goal lines (presets in the reader's language),
+    the templates to start from."""
     with session_scope(services.engine) as session:
-        return goals.catalogue_options(session, team_id, language)
+        return {"metrics": goals.catalogue_options(session, team_id, language),
+                "activity_templates": [{"id": t["id"], "name": t["name"]}
+                                       for t in list_templates(session, team_id=team_id)]}
 
 
 def with_prefill(metadata: dict, text: str, *, channel: str | None) -> dict:
@@ -80,7 +95,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
     if prefill:
         metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
-                 values={"details": metadata.get("prefill")}, metrics=metric_choices(services, team_id, language))
+                 values={"details": metadata.get("prefill")}, **activity_choices(services, team_id, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -126,9 +141,9 @@ def switch_kind(services: Services, body: dict) -> None:
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
-    metrics = metric_choices(services, body["team"]["id"], language) if kind == "activity" else []
+    choices = activity_choices(services, body["team"]["id"], language) if kind == "activity" else {}
     new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values,
-                     metrics=metrics)
+                     **choices)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
 
 
@@ -162,17 +177,24 @@ def submit(services: Services, body: dict) -> Outcome:
                 form = clean_form(raw, now=now, today=today, goals=goals.goals_check(session, services, team_id, raw)
                                   if request.kind == "activity" else None)
                 ensure_metrics(session, team_id=team_id, goals=form.fields.get("goals") or [], actor=user_id, now=now)
+                if "template_id" in request.fields:  # where it came from stays with it
+                    form.fields["template_id"] = request.fields["template_id"]
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
+                keep_window(session, change.request, zone_of(services.workspace(session, team_id).timezone))
                 approvals.after_edit(services, session, change.request, change.event.detail.get("changed", []),
                                      chain, actor=user_id, now=now)
             else:
                 form = clean_form(raw, now=now, today=today, goals=goals.goals_check(session, services, team_id, raw)
                                   if raw.get("kind") == "activity" else None)
                 ensure_metrics(session, team_id=team_id, goals=form.fields.get("goals") or [], actor=user_id, now=now)
+                if form.kind == "activity" and metadata.get("template_id"):  # started from a template
+                    form.fields["template_id"] = int(metadata["template_id"])
+                    used(session, team_id=team_id, template_id=form.fields["template_id"])
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
+                keep_window(session, change.request, zone_of(services.workspace(session, team_id).timezone))
                 if not approvals.route_filed(services, session, change.request, chain, now=now):
                     notify.queue_filed(services, session, change.request, now=now)
     except FormErrors as problems:

@@ -72,7 +72,7 @@ def redraw(services: Services, body: dict) -> None:
     """A goal's metric or a date changed: redraw the form with the baselines. Acked first (this
     reads the database); the views.update carries the view's hash, so a redraw that lost the race
     with a newer one is refused by Slack instead of undoing it."""
-    from handlers.requests.filing import modal
+    from handlers.requests.filing import activity_choices, modal
 
     view, team_id, user_id = body["view"], body["team"]["id"], body["user"]["id"]
     metadata = metadata_of(view)
@@ -83,11 +83,10 @@ def redraw(services: Services, body: dict) -> None:
     language = services.language_of(team_id, user_id)
     with session_scope(services.engine) as session:
         shown = baselines(session, services, team_id, raw, language)
-        options = catalogue_options(session, team_id, language)
     values = {k: v for k, v in raw.items() if v not in (None, "", [])}
     new_view = modal(services, language=language, kind=kind, mode=metadata.get("mode", "new"), metadata=metadata,
                      values=values, ref=f"REQ-{metadata['number']}" if metadata.get("number") else None,
-                     metrics=options, baselines=shown)
+                     baselines=shown, **activity_choices(services, team_id, language))
     try:
         services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
     except SlackApiError as exc:

@@ -5,6 +5,13 @@ the dates and the budget, and an edit after approval restarts the chain). What h
 activity runs, and its review, live in the tables below. No Slack here.
 """
 
-from models.activities.tables import ActivityFlag, ActivityProgress, ActivityReview, ActivityTemplate
+from models.activities import digest  # noqa: F401  (adds the digest's activities section)
+from models.activities.tables import (
+    ActivityFlag,
+    ActivityProgress,
+    ActivityReview,
+    ActivityTemplate,
+    ActivityWindow,
+)
 
-__all__ = ["ActivityFlag", "ActivityProgress", "ActivityReview", "ActivityTemplate"]
+__all__ = ["ActivityFlag", "ActivityProgress", "ActivityReview", "ActivityTemplate", "ActivityWindow"]

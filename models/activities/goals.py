@@ -29,8 +29,8 @@ MAX_GOALS = 3
 KINDS = ("absolute", "change", "sum")
 TARGET_LENGTH = 30
 # "≥ 12,000", "12000", "<= 50", "+20 %", "-5%", "sum ≥ 100,000": one optional "sum", one optional
-# comparison, one optional sign, a number, one optional per cent sign.
-_TARGET = re.compile(r"^(?P<sum>sum\s*)?(?P<op>>=|≥|<=|≤|>|<)?\s*(?P<sign>[+-])?\s*"
+# comparison (Chinese words for "sum" too: the card shows 总和), one optional sign, a number, one optional per cent sign.
+_TARGET = re.compile(r"^(?P<sum>(?:sum|总和|累计|合计)\s*)?(?P<op>>=|≥|<=|≤|>|<)?\s*(?P<sign>[+-])?\s*"
                      r"(?P<number>\d[\d,_]*(?:\.\d+)?|\.\d+)\s*(?P<pct>%)?$", re.IGNORECASE)
 
 
@@ -263,3 +263,19 @@ def form_lines(goals: list[dict]) -> dict:
     for line, goal in enumerate(goals[:MAX_GOALS], start=1):
         values[f"goal{line}_metric"], values[f"goal{line}_target"] = goal["metric"], target_text(goal)
     return values
+
+
+def keep_window(session: Session, request, zone: ZoneInfo) -> None:
+    """Keep the activity's days (ActivityWindow) in step with its fields: after filing or an edit."""
+    from models.activities.tables import ActivityWindow
+
+    window = window_of(request.fields or {}, zone) if (request.fields or {}).get("goals") else None
+    row = session.get(ActivityWindow, request.id)
+    if window is None:
+        if row is not None:
+            session.delete(row)
+        return
+    row = row or ActivityWindow(request_id=request.id, team_id=request.team_id, first_day=window.start,
+                                last_day=window.end)
+    row.first_day, row.last_day = window.start, window.end
+    session.add(row)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models.activities.goals import Standing, Window, standing, window_of
-from models.activities.tables import ActivityFlag, ActivityProgress, ActivityReview
+from models.activities.tables import ActivityFlag, ActivityProgress, ActivityReview, ActivityWindow
 from models.business_time import is_business_day
 from models.db import insert_once
 from models.requests.tables import Request
@@ -56,18 +56,24 @@ def has_flag(session: Session, request_id: int, what: str) -> bool:
     return session.get(ActivityFlag, (request_id, what)) is not None
 
 
-def watched(session: Session, *, team_id: str) -> list[Request]:
-    """Activity requests with goals that are approved and not yet reviewed."""
-    rows = session.exec(select(Request).where(Request.team_id == team_id, Request.kind == "activity",
-                                              Request.status.in_(RUNNING)).order_by(Request.number))
-    return [r for r in rows if (r.fields or {}).get("goals")]
+def watched(session: Session, *, team_id: str, since: date | None = None) -> list[Request]:
+    """Activity requests with goals that are approved and not yet reviewed, whose last day is
+    `since` or later (all of them without `since`), by their days (ActivityWindow, kept at filing)."""
+    query = select(Request).join(ActivityWindow, ActivityWindow.request_id == Request.id).where(
+        ActivityWindow.team_id == team_id, Request.status.in_(RUNNING))
+    if since is not None:
+        query = query.where(ActivityWindow.last_day >= since)
+    return [r for r in session.exec(query.order_by(Request.number)) if (r.fields or {}).get("goals")]
 
 
 def daily(session: Session, *, team_id: str, zone: ZoneInfo, now: datetime, at_risk_share: float = 0.7,
           settle_days: int = 2) -> list[Today]:
     today = now.astimezone(zone).date()
     found = []
-    for request in watched(session, team_id=team_id):
+    # Older activities have nothing left to say: the ask (end + settle days) and five business days
+    # of reminders after it fit in two calendar weeks.
+    since = today - timedelta(days=settle_days + 14)
+    for request in watched(session, team_id=team_id, since=since):
         window = window_of(request.fields, zone)
         if window is None or today < window.start:
             continue
@@ -88,7 +94,7 @@ def _progress(session: Session, seen: Today, *, now: datetime, at_risk_share: fl
     for index, s in enumerate(standings):
         row = ActivityProgress(request_id=request.id, team_id=request.team_id, goal=index, day=today,
                                value=s.value, target_value=s.target_value, change_pct=s.change_pct,
-                               way_pct=s.way_pct, pace_pct=s.pace_pct, created_at=now)
+                               way_pct=s.way_pct, pace_pct=s.pace_pct, hit=s.hit, created_at=now)
         if insert_once(session, row):
             seen.standings.append(s)
     if seen.standings and len(seen.standings) != len(standings):

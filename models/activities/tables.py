@@ -14,6 +14,7 @@ class ActivityProgress(SQLModel, table=True):
     """One goal's standing on one local day of the activity: written once per (request, goal, day)."""
 
     __tablename__ = "activity_progress"
+    # (request, goal, day) unique: also the index the digest reads a request's latest day by.
     __table_args__ = (sa.UniqueConstraint("request_id", "goal", "day", name="uq_activity_progress"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -26,7 +27,22 @@ class ActivityProgress(SQLModel, table=True):
     change_pct: float | None = None  # the value against the baseline
     way_pct: float | None = None     # % of the way from the baseline to the target
     pace_pct: float | None = None    # way as a share of the linear pace for this day
+    hit: bool | None = None          # the goal reached with the data so far (on the last day: the result)
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class ActivityWindow(SQLModel, table=True):
+    """An activity with goals: its first and last local day (the workspace's zone), kept with every
+    filing and edit, so the digest finds the activities of a period by an index, not by reading
+    every request's fields."""
+
+    __tablename__ = "activity_window"
+    __table_args__ = (sa.Index("ix_activity_window_team_last_day", "team_id", "last_day"),)
+
+    request_id: int = Field(foreign_key="request.id", primary_key=True)
+    team_id: str = Field(max_length=32)
+    first_day: date
+    last_day: date
 
 
 class ActivityFlag(SQLModel, table=True):

@@ -110,3 +110,4 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
         # "next week" for a weekly digest; the next month or quarter for the others (the key stays).
         "starting_next_week": sorted(starting, key=lambda s: s["starts"])[:STARTING_ROWS], "waiting": waiting,
     }
+

@@ -11,7 +11,8 @@ from models.db import UTCDateTime
 
 KINDS = ("activity", "optimisation", "feature")
 PRIORITIES = ("P0", "P1", "P2", "P3")
-STATUSES = ("new", "in_approval", "need_info", "accepted", "in_progress", "done", "declined", "duplicate")
+# "reviewed": an activity whose review (复盘) is written, the end state after done (models/activities).
+STATUSES = ("new", "in_approval", "need_info", "accepted", "in_progress", "done", "declined", "duplicate", "reviewed")
 OPEN_STATUSES = ("new", "in_approval", "need_info", "accepted", "in_progress")
 
 

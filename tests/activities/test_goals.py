@@ -82,3 +82,34 @@ def test_changing_a_goal_after_an_approval_restarts_the_chain(sender, slack, tan
     assert submit(sender, slack, edit, values) is None
     drained(lambda: run_of(tandem, request).round == 2, "the chain restarted")
     assert last_request(tandem).fields["goals"][0]["target"] == 15000.0
+
+
+def test_targets_as_people_type_them():
+    from models.activities.goals import GoalError, parse_target
+
+    def parse(text, unit="", aggregation="sum", direction="higher"):
+        return parse_target(text, metric="M", unit=unit, aggregation=aggregation, direction=direction)
+
+    assert parse("≥ 12,000") == {"metric": "M", "kind": "absolute", "op": ">=", "target": 12000.0}
+    assert parse("12000", direction="lower")["op"] == "<="  # a bare number follows the metric's direction
+    assert parse("+20 %") == {"metric": "M", "kind": "change", "op": ">=", "target": 20.0}
+    assert parse("-5％") == {"metric": "M", "kind": "change", "op": "<=", "target": -5.0}
+    assert parse("sum >= 100,000")["kind"] == parse("总和 ≥ 100000")["kind"] == "sum"
+    assert parse("≥ 40 %", unit="%", aggregation="last")["kind"] == "absolute"  # a rate's level
+    for text, key in (("+20", "goal.change_in_percent"), ("≥ 20%", "goal.percent_is_change"), ("", "goal.bad_target"),
+                      ("sum +20%", "goal.bad_target"), ("about 5", "goal.bad_target")):
+        try:
+            parse(text)
+        except GoalError as error:
+            assert error.key == key, text
+        else:
+            raise AssertionError(f"{text!r} was taken")
+
+
+def test_a_template_keeps_goals_relative_to_the_baseline():
+    from models.activities.reuse import relative
+
+    assert relative({"metric": "DAU", "kind": "absolute", "op": ">=", "target": 12000}, 10000) == {
+        "metric": "DAU", "kind": "change", "op": ">=", "target": 20.0}
+    kept = {"metric": "SIGNUPS", "kind": "sum", "op": ">=", "target": 1000}
+    assert relative(kept, None) == kept

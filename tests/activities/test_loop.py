@@ -23,9 +23,12 @@ from tests.activities.conftest import (
     record,
     submit,
 )
+from tests.activities.conftest import (
+    day as day_of,
+)
 from tests.approvals.conftest import LEAD1, PROD1, PROD2, click
 from tests.outbox import drained
-from tests.requests.conftest import OPS, PM1, TRIAGE
+from tests.requests.conftest import OPS, OPS_ZH, PM1, TRIAGE
 
 # GMV: 1,000 a day in the 10 days before → baseline 10,000; goal +20 % → 12,000 over the window.
 # Days 1–5: 700 a day (3,500 at half time: 29.2 % of the way, 58 % of pace → at risk below 70 %);
@@ -76,6 +79,18 @@ def thread(slack, tandem, request) -> list[str]:
     return [m["text"] for m in slack.replies(channel, ts)[1:]]
 
 
+def digest_section(tandem, team: str, inside, kind: str = "week") -> str:
+    """The default digest's text for the week (month, quarter) holding the day `inside`."""
+    from handlers.digests import rendering
+    from models.digests import Digest, week
+    from models.digests.period import containing
+
+    with session_scope(tandem.engine) as session:
+        digest = Digest(team_id=team, name="weekly", channel=TRIAGE, timezone="UTC", owner=OPS, created_at=START)
+        context = week.compute(session, digest=digest, period=containing(kind, inside))
+    return str(rendering.render("", "default", language="en", context=context))
+
+
 def dms(slack, user, words: str) -> list[dict]:
     return [m for m in slack.messages(user) if words in m["text"]]
 
@@ -108,3 +123,151 @@ def test_the_loop_in_english(sender, slack, tandem, workspace):
     with session_scope(tandem.engine) as session:
         flags = set(session.exec(select(ActivityFlag.what).where(ActivityFlag.request_id == request.id)))
     assert flags == {"half_time", "at_risk", "no_data.1"}
+    # The digest of the week of the start: running, with the slowest goal's pace on the week's last
+    # day looked at (days 1–5: GMV 58 %; day 6: GMV 5,500/12,000 ÷ 0.6 = 76 %; day 7: SIGNUPS 50 % ÷ 0.7 = 71 %).
+    first = day_of(1)
+    last = min(first - timedelta(days=first.weekday()) + timedelta(days=6), day_of(7))
+    pace = {1: 58, 2: 58, 3: 58, 4: 58, 5: 58, 6: 76, 7: 71}[(last - first).days + 1]
+    assert f"REQ-1 Member day · :large_orange_circle: {pace} % of pace" in digest_section(tandem, workspace.team_id, first)
+
+
+def run_to_the_review(sender, slack, tandem, workspace, requester, monkeypatch):
+    """Days 1–10 recorded and looked at, then the days after; the review's handlers read the driven clock."""
+    from handlers.requests import review
+
+    team = workspace.team_id
+    for n in range(1, 13):
+        if n in GMV:
+            record(tandem, team, "GMV", {n: GMV[n]})
+        if n in SIGNUPS:
+            record(tandem, team, "SIGNUPS", {n: SIGNUPS[n]})
+        look(tandem.services, team, now=evening(n))
+        sent(tandem, evening(n))
+        if n == 11:  # the end + 1 day: late data still settling, nobody asked yet
+            assert dms(slack, requester, "review") == []
+    monkeypatch.setattr(review, "utcnow", lambda: evening(12) + timedelta(hours=1))
+
+
+def review_values(cost="4,000", worked="Evening push", not_worked="Slow coupon page", next_time="Warm up earlier"):
+    from localslack.payloads import state_value
+
+    return {"actual_cost": {"value": state_value("plain_text_input", cost)},
+            "worked": {"value": state_value("plain_text_input", worked)},
+            "not_worked": {"value": state_value("plain_text_input", not_worked)},
+            "next_time": {"value": state_value("plain_text_input", next_time)}}
+
+
+def test_the_review_in_english(sender, slack, tandem, workspace, monkeypatch):
+    from models.activities import ActivityReview
+    from models.requests import RequestEvent
+    from tests.approvals.conftest import modal_of
+    from tests.conftest import wait_until
+    from tests.requests.conftest import OUTSIDER
+
+    request = file_and_run(sender, slack, tandem, workspace, OPS)
+    run_to_the_review(sender, slack, tandem, workspace, OPS, monkeypatch)
+    [ask] = dms(slack, OPS, "time for its review")
+    assert ask["text"] == "REQ-1 has ended: time for its review"
+    assert dms(slack, PM1, "review") == []  # the requester is asked
+    for n in range(13, 23):  # one reminder a business day, five at most
+        look(tandem.services, workspace.team_id, now=evening(n))
+        sent(tandem, evening(n))
+    reminders = dms(slack, OPS, "Reminder: the review of REQ-1 is still due")
+    business = [n for n in range(13, 23) if evening(n).weekday() < 5][:5]
+    assert len(reminders) == 5 and len(business) == 5
+    listed = sender.command("/request", "list status:review_due", user_id=OPS).json()
+    assert "REQ-1" in str(listed["blocks"])
+    # The outsider cannot, whatever they click.
+    sender.action(OUTSIDER, [action("activity_review_open", value="1")], message=ask)
+    told = drained(lambda: [e for e in slack.ephemerals if e["user"] == OUTSIDER], "the outsider told")
+    assert "Only the requester or the owner of REQ-1 can write its review." in told[0]["text"]
+    sender.action(OPS, [action("activity_review_open")], message=ask)
+    modal = wait_until(lambda: (m := modal_of(slack, OPS)) and m["callback_id"] == "activity_review" and m,
+                       message="the review modal")
+    shown = str(modal["blocks"])
+    # By hand: GMV 5 × 700 + 5 × 2,000 = 13,500 against 10,000 before: +35 %, target 12,000, hit.
+    # SIGNUPS 8 × 100 = 800 of 1,000, no baseline: missed. ROI with the budget (5,000) as the cost:
+    # (3,500 gained − 5,000) / 5,000 = −30 %.
+    assert "• GMV +20 %: actual 13,500 (+35 %) · target 12,000 · baseline 10,000 · :white_check_mark: hit" in shown
+    assert "• SIGNUPS sum ≥ 1,000: actual 800 · target 1,000 · baseline — · :x: missed" in shown
+    assert "ROI with a cost of 5,000: -30 % (GMV gained over the baseline: 3,500)." in shown
+    cost = next(b for b in modal["blocks"] if b.get("block_id") == "actual_cost")
+    assert cost["element"]["initial_value"] == "5,000"
+    assert submit(sender, slack, modal, review_values(cost="lots"), user=OPS) == {
+        "actual_cost": "Please enter a number, e.g. 12000 or 0.5."}
+    assert submit(sender, slack, modal, review_values(), user=OPS) is None
+    drained(lambda: last_request(tandem).status == "reviewed", "the request reviewed")
+    sent(tandem, evening(12) + timedelta(hours=1))
+    posted = next(m for m in slack.messages(TRIAGE) if m["text"].startswith("Review of REQ-1"))
+    # (3,500 − 4,000) / 4,000 = −12.5 %
+    assert "-12.5 %" in str(posted["blocks"]) and "Evening push" in str(posted["blocks"])
+    assert any(t.startswith("Review of REQ-1") for t in thread(slack, tandem, request))
+    with session_scope(tandem.engine) as session:
+        events = [(e.action, e.from_status, e.to_status) for e in session.exec(
+            select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.id))]
+        assert events[-1] == ("reviewed", "in_progress", "reviewed")
+        assert session.get(ActivityReview, request.id).hit is False
+    # A second save edits the first, in both places; the status stays. `/request review` opens it too.
+    assert "REQ-1" not in str(sender.command("/request", "list status:review_due", user_id=OPS).json()["blocks"])
+    sender.command("/request", "review REQ-1", user_id=OPS)
+    again = wait_until(lambda: (m := modal_of(slack, OPS)) and m["callback_id"] == "activity_review"
+                       and m["id"] != modal["id"] and m, message="the review modal again")
+    assert next(b for b in again["blocks"] if b.get("block_id") == "worked")["element"]["initial_value"] == \
+        "Evening push"
+    assert submit(sender, slack, again, review_values(worked="Evening push and the banner"), user=OPS) is None
+    sent(tandem, evening(12) + timedelta(hours=1))
+    reviews = [m for m in slack.messages(TRIAGE) if m["text"].startswith("Review of REQ-1")]
+    assert len(reviews) == 2  # one in the card's thread, one in the channel: both edited
+    assert all("the banner" in str(m["blocks"]) and "edited" in str(m["blocks"]) for m in reviews)
+    assert last_request(tandem).status == "reviewed"
+    # The digest of the week the activity ended in: ended, missed (SIGNUPS), the review's ROI.
+    assert "REQ-1 Member day · :x: missed · ROI -12.5 %" in digest_section(tandem, workspace.team_id, day_of(10))
+    monthly = digest_section(tandem, workspace.team_id, day_of(10), kind="month")  # the month it ended in
+    assert "Ended: 1, goals hit 0, missed 1" in monthly and "ROI -12.5 %" in monthly
+
+    # Save as template (on the review), then start the next activity from it.
+    sender.action(OPS, [action("activity_template_save")], message=reviews[-1])
+    saved = drained(lambda: [e for e in slack.ephemerals if e["user"] == OPS and "template" in e["text"]],
+                    "the template saved")
+    assert saved[0]["text"].startswith("Saved as the template “Member day”.")
+    listed = sender.command("/request", "templates", user_id=OPS).json()
+    assert "Uses: 0" in str(listed["blocks"]) and "from REQ-1" in str(listed["blocks"])
+    form = open_form(sender, slack)
+    sender.action(OPS, [action("activity_template_pick", block_id="template", type="static_select",
+                               selected_option={"value": "1"})], view=form)
+    drained(lambda: any(c.args.get("view", {}).get("callback_id") == "request_form"
+                        for c in slack.calls_to("views.update")), "the form prefilled")
+    prefilled = slack.view(form["id"])
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in prefilled["blocks"]
+               if b.get("type") == "input" and b["element"]["type"] == "plain_text_input"}
+    assert initial["title"] == "Member day" and initial["details"] == "Double points for members"
+    assert (initial["goal1_target"], initial["goal2_target"]) == ("+20%", "sum ≥ 1000")
+    dates = [b for b in prefilled["blocks"] if b.get("block_id") in ("starts_at", "ends_at")]
+    assert all("initial_date_time" not in b["element"] for b in dates)
+    values = goal_state([("GMV", "+20%"), ("SIGNUPS", "sum ≥ 1000")], title="Member day 2")
+    assert submit(sender, slack, prefilled, values) is None
+    again = last_request(tandem)
+    assert again.fields["template_id"] == 1 and again.number == 2
+    assert "Uses: 1" in str(sender.command("/request", "templates", user_id=OPS).json()["blocks"])
+
+
+def test_the_loop_in_chinese(sender, slack, tandem, workspace, monkeypatch):
+    from tests.approvals.conftest import modal_of
+    from tests.conftest import wait_until
+
+    file_and_run(sender, slack, tandem, workspace, OPS_ZH)
+    run_to_the_review(sender, slack, tandem, workspace, OPS_ZH, monkeypatch)
+    [risk] = dms(slack, OPS_ZH, "有风险")
+    assert risk["text"] == "REQ-1 有风险：过半时进度低于应有进度的 70 %"
+    assert "GMV +20 %: 3,500 (-30 %) / 12,000 · 已完成 29 % · :large_orange_circle: 达到进度的 58 %" in str(risk["blocks"])
+    assert dms(slack, OPS_ZH, "没有数据")[0]["text"] == "REQ-1：SIGNUPS 已 2 天没有数据"
+    [ask] = dms(slack, OPS_ZH, "该写复盘了")
+    assert ask["text"] == "REQ-1 已结束：该写复盘了"
+    sender.action(OPS_ZH, [action("activity_review_open")], message=ask)
+    modal = wait_until(lambda: (m := modal_of(slack, OPS_ZH)) and m["callback_id"] == "activity_review" and m,
+                       message="the review modal")
+    assert modal["title"]["text"] == "复盘 REQ-1"
+    shown = str(modal["blocks"])
+    assert "• GMV +20 %: 实际 13,500 (+35 %) · 目标 12,000 · 基线 10,000 · :white_check_mark: 达成" in shown
+    assert "• SIGNUPS 总和 ≥ 1,000: 实际 800 · 目标 1,000 · 基线 — · :x: 未达成" in shown
+    assert "花费 5,000 时 ROI 为 -30 %" in shown
