@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import logs
 import metrics
 import outbox_cli
 import probes
@@ -91,6 +92,8 @@ class Tandem:
             state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
             state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
                                                 pool.size() + pool._max_overflow)
+            state["tandem_db_pool_waiting"] = ("Threads waiting for a connection from the pool now.",
+                                               getattr(pool, "waiting", 0))
         metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
         return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 
@@ -174,6 +177,7 @@ async def serve(tandem: Tandem, *, install_signals: bool = True, on_started=None
     tandem.server = uvicorn.Server(uvicorn.Config(
         tandem.web, host=settings.host, port=settings.port, lifespan="on",
         log_level=settings.log_level.lower(), access_log=False,
+        **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines go through ours
     ))
     if install_signals:
         loop = asyncio.get_running_loop()
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                  for e in exc.errors()]
         print("Tandem's settings are invalid:\n" + "\n".join(lines), file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
     if args.command == "migrate":
         migrate(settings.database_url)
         print(f"Database at {settings.database_url} is up to date.")

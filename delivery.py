@@ -28,6 +28,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import logs
 import metrics
 from clock import utcnow
 from models import outbox
@@ -170,6 +171,10 @@ class Delivery:
         return sent  # Slack refuses the token: nothing goes until recheck_token() sees it work
 
     def _send_one(self, message_id: int, *, now: datetime | None) -> str:
+        with logs.bound(outbox_key=None, team=None):
+            return self._send_claimed(message_id, now=now)
+
+    def _send_claimed(self, message_id: int, *, now: datetime | None) -> str:
         with session_scope(self.engine) as session:
             row = outbox.claim(session, message_id=message_id, now=now or utcnow())
             if row is None:
@@ -182,6 +187,7 @@ class Delivery:
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
             method, attempts, key, lane, team_id = row.method, row.attempts, row.key, row.lane, row.team_id
+            logs.bind(outbox_key=key, team=team_id)  # reset by _send_one
             first_attempt = row.first_attempt_at
         try:
             args = self._resolve(args, resolved)
@@ -202,7 +208,7 @@ class Delivery:
                     log.error("outbox %s (%s) failed for good: %s", key, method, error)
                     outbox.mark_failed(session, message_id=message_id, error=error)
                 else:
-                    log.warning("outbox %s (%s) will be retried: %s", key, method, error)
+                    self._log_retry(key, method, error, attempts)
                     outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
                                       now=now or utcnow())
             return "error"
@@ -210,7 +216,7 @@ class Delivery:
             with session_scope(self.engine) as session:
                 outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
                                   now=now or utcnow())
-            log.warning("outbox %s (%s) will be retried: %r", key, method, exc)
+            self._log_retry(key, method, repr(exc), attempts)
             return "error"
         with session_scope(self.engine) as session:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
@@ -219,6 +225,13 @@ class Delivery:
         if followers:
             self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
+
+    @staticmethod
+    def _log_retry(key: str, method: str, error: str, attempts: int) -> None:
+        if attempts >= outbox.MAX_ATTEMPTS:  # mark_retry gives up on it now
+            log.error("outbox %s (%s) failed for good after %d attempts: %s", key, method, attempts, error)
+        else:
+            log.warning("outbox %s (%s) will be retried: %s", key, method, error)
 
     def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
         """The message an earlier attempt posted under `key`, found by its metadata in the

@@ -27,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+import logs
+
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 ACK_LIMIT = 3.0  # seconds Slack waits for an ack
 
@@ -71,9 +73,11 @@ def instrument(app) -> None:
 
     async def timed_dispatch(req):
         started = time.perf_counter()
+        body = req.body if isinstance(req.body, dict) else {}
+        kind = payload_kind(body)
+        logs.bind_payload(body, kind)
         response = await dispatch(req)
         seconds = time.perf_counter() - started
-        kind = payload_kind(req.body if isinstance(req.body, dict) else {})
         ACK_SECONDS.labels(kind).observe(seconds)
         outcome = "ok" if response.status < 400 else "refused" if response.status < 500 else "error"
         ACKS.labels(kind, outcome).inc()

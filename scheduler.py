@@ -31,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import logs
 import metrics
 from clock import utcnow, wall
 from models.db import database_unavailable, error_summary, session_scope
@@ -335,6 +336,10 @@ class Scheduler:
 
     def run_once(self, job: Job, *, due_at: datetime, now: datetime) -> bool:
         """Claim (job, due_at) and run it. False if someone else has run or is running it."""
+        with logs.bound(job_key=job.key):
+            return self._run_once(job, due_at=due_at, now=now)
+
+    def _run_once(self, job: Job, *, due_at: datetime, now: datetime) -> bool:
         with session_scope(self.engine) as session:
             if not claim_run(session, job_key=job.key, due_at=due_at, now=now, lease=job.lease,
                              retaking=self._interrupted.get((job.key, due_at))):

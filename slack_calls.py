@@ -75,6 +75,7 @@ class RateLimitGate(RateLimitErrorRetryHandler):
         state.next_attempt_requested = True
         retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
         method = request.url.rsplit("/", 1)[-1]
+        metrics.SLACK_CALLS.labels(method, "429").inc()  # refused; slack_sdk waits and asks again
         with self._lock:  # two workers' 429s: the later reopening wins, as Slack asked of each
             reopens = time.monotonic() + float(retry_after[0])
             closed_until = self._closed_until.get(method, 0.0)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 import inbound
+import metrics
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict]]]
 # Slack's payloads are far smaller: the largest Tandem can get, a standup answer modal with ten full
@@ -81,6 +82,7 @@ class WebApp:
             refusal = inbound.http_refusal(headers, body, self.signing_secret)
         if refusal:
             inbound.log_refusal(refusal, size=size, source=source)
+            metrics.ACKS.labels("unverified", "refused").inc()
             await send_json(send, refusal.status, {"error": refusal.reason})
             return
         await self.slack_events(scope, _replay(body, receive), send)

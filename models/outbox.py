@@ -16,6 +16,7 @@ from models.db import UTCDateTime, insert_missing, insert_once
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 DROPPED = "dropped"  # failed for good, and an admin chose not to send it (/tandem outbox → Drop)
+ARCHIVED = "archived"  # a post sent long ago, kept as a reference (channel, ts) without its arguments
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 

@@ -181,8 +181,66 @@ def test_every_metric_the_readme_documents_is_served(tandem, repo_root):
     documented = set(re.findall(r"^\| `(tandem_\w+)`", table, re.MULTILINE))
     status, text, _ = get(tandem, "/metrics")
     served = {re.sub(r"_total$", "", name) for name in re.findall(r"^# HELP (\w+)", text, re.MULTILINE)}
-    pooled = {"tandem_db_pool_in_use", "tandem_db_pool_capacity"}  # PostgreSQL's pool only
     expected = {re.sub(r"_total$", "", name) for name in documented}
-    if tandem.settings.database_url.startswith("sqlite"):
-        expected -= pooled
     assert len(documented) >= 15 and expected <= served, expected - served
+
+
+def test_several_worker_processes_add_up_with_prometheus_multiproc_dir(tmp_path, repo_root):
+    """gunicorn-style: each process counts in the shared directory; /metrics in any of them shows the sum."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = "import metrics; metrics.ACKS.labels('command', 'ok').inc({n}); metrics.TOKEN_REFUSED.set({refused})"
+    for n, refused in ((2, 0), (3, 1)):  # two workers
+        subprocess.run([sys.executable, "-c", count.format(n=n, refused=refused)], cwd=repo_root, env=env,
+                       check=True, timeout=60)
+    shown = subprocess.run([sys.executable, "-c", "import metrics; print(metrics.render(None)[0].decode())"],
+                           cwd=repo_root, env=env, check=True, timeout=60, capture_output=True, text=True).stdout
+    assert 'tandem_acks_total{kind="command",outcome="ok"} 5.0' in shown
+    assert "tandem_slack_token_refused 1.0" in shown
+
+
+def test_a_429_and_the_time_it_closed_the_method_are_counted(tandem, slack):
+    before = scrape(tandem)
+    slack.fail_next("auth.test", status=429, retry_after=1)  # Slack gives whole seconds
+    tandem.services.delivery.call("auth.test")  # slack_sdk waits Retry-After, then asks again: ok
+    after = scrape(tandem)
+
+    def grew(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert grew("tandem_slack_calls_total", method="auth.test", result="429") == 1
+    assert grew("tandem_slack_calls_total", method="auth.test", result="ok") == 1
+    assert 0.9 <= grew("tandem_slack_rate_limited_seconds_total", method="auth.test") <= 1.1
+
+
+def test_payloads_refused_before_bolt_are_counted(tandem):
+    before = scrape(tandem)
+    request = urllib.request.Request(tandem.url + "/slack/events", data=b"command=%2Ftandem", method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 401
+    after = scrape(tandem)
+    assert sample(after, "tandem_acks_total", kind="unverified", outcome="refused") - \
+        sample(before, "tandem_acks_total", kind="unverified", outcome="refused") == 1
+
+
+def test_threads_waiting_for_a_pool_connection_are_shown(tandem):
+    pool = tandem.engine.pool
+    held = [tandem.engine.connect() for _ in range(pool.size() + pool._max_overflow)]
+    waiter = threading.Thread(target=lambda: tandem.engine.connect().close())
+    try:
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while sample(scrape(tandem), "tandem_db_pool_waiting") != 1:
+            assert time.monotonic() < deadline, "the waiting thread never showed"
+            time.sleep(0.05)
+        assert sample(scrape(tandem), "tandem_db_pool_in_use") == len(held)
+    finally:
+        for connection in held:
+            connection.close()
+        waiter.join(10)
+    assert sample(scrape(tandem), "tandem_db_pool_waiting") == 0
