@@ -1,6 +1,7 @@
 """The sandbox page in a real browser (Playwright for Python, Debian's Chromium at /usr/bin/chromium):
 every flow a team lead would try, in English and in Chinese, the way a person clicks through it.
-Each step's screenshot goes to screenshots/test_sandbox_browser/ (README shows two of them).
+Each step's screenshot goes to screenshots/test_every_flow_in_english_and_chinese/ (the README shows
+two of them, copied to docs/sandbox/).
 
 Without Chromium the test is skipped, except under CI=true, where that is a failure (.ci/run
 installs it with apt when it is missing).
@@ -15,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI
-from tests.test_sandbox_start import start, stop
+from tests.sandbox.test_start import start, stop
 
 CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots" / "test_sandbox_browser"
+# Named after the test that takes them, in the repository (git ignores screenshots/).
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots" / "test_every_flow_in_english_and_chinese"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 WAIT = 15_000  # ms a step may take (an action waits for Tandem's messages before the page looks)
 
