@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -237,6 +238,19 @@ class Scheduler:
                     self._aps.remove_job(key)
             self._jobs = {}
             self._rebuild(self._version)
+
+    @contextlib.contextmanager
+    def held(self):
+        """APScheduler fires nothing meanwhile (the sandbox's clock control runs what fell due itself,
+        each at its own moment); a job already running finishes."""
+        pausing = self._aps.running and self._aps.state != STATE_PAUSED
+        if pausing:
+            self._aps.pause()
+        try:
+            yield
+        finally:
+            if pausing and self.lock.held:
+                self._aps.resume()
 
     def _rebuild(self, version: int | None) -> None:
         jobs = {job.key: job for job in self.load_jobs(self.clock())}

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
 
     default_language: Literal["en", "zh_CN"] = "en"
     default_timezone: str = "UTC"
+    # ISO 4217 code of money metrics (CAC, GMV…) in workspaces that did not choose one with
+    # `/tandem currency`; empty: money metrics show no currency until someone says which.
+    default_currency: str = ""
     # Comma-separated Slack user ids who may administer Tandem besides Slack admins/owners.
     tandem_admins: str = ""
     # Approvals: a chain in YAML used until an admin saves one with /approval config; and whether
@@ -82,6 +85,16 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        from babel.numbers import list_currencies
+
+        value = value.strip().upper()
+        if value and value not in list_currencies():
+            raise ValueError(f"DEFAULT_CURRENCY must be an ISO 4217 code such as CNY, USD or EUR (got {value!r})")
+        return value
 
     @property
     def admin_user_ids(self) -> frozenset[str]:

@@ -25,6 +25,7 @@ from sqlmodel import Session
 import templates
 from clock import utcnow
 from delivery import Delivery
+from handlers import ack_budget
 from models import workspaces
 from models.db import session_scope
 from models.errors import RuleError
@@ -48,6 +49,9 @@ class Services:
     LANGUAGE_TTL = 300.0
     # team → (monotonic time fetched, users.list members): handlers/people.py resolves typed @names
     people: dict = field(default_factory=dict)
+    # (team, user group) → (its members, monotonic time Slack said so): approvers' groups, read on the
+    # modal submission's ack path (handlers/approvals/chains.py), refreshed by the scheduler.
+    usergroups: dict = field(default_factory=dict)
 
     async def in_thread(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run blocking work (database, Web API) off the event loop, in the sized pool."""
@@ -69,6 +73,10 @@ class Services:
     def member(self, team_id: str, user_id: str) -> workspaces.Member | None:
         """The user as Slack describes them (locale, zone, admin), asked again once a day.
 
+        Before an ack (handlers/ack_budget.py) Slack is not waited for when we know the user, even
+        from yesterday: what we know is used and refreshed in the background; a user we never met
+        is asked for within the ack budget, and when Slack is slower the workspace's defaults stand in.
+
         The users.info call happens outside any transaction: on SQLite a transaction holds the
         write lock, and no one should wait on it behind a network call.
         """
@@ -77,11 +85,29 @@ class Services:
             member = workspaces.get_member(session, team_id=team_id, user_id=user_id)
         if workspaces.member_is_fresh(member, now=now):
             return member
+        key = ("users.info", id(self), team_id, user_id)  # per app: tests run two in one process
+        if member is not None and ack_budget.left() is not None:
+            ack_budget.refresh(key, self._ask_slack_about, team_id, user_id, now)
+            return member
         try:
-            user = self.delivery.call("users.info", user=user_id, include_locale=True)["user"]
+            return ack_budget.read(key, self._ask_slack_about, team_id, user_id, now)
+        except ack_budget.SlackSlow:
+            log.warning("users.info for %s is slower than the ack allows; using what we know", user_id)
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.warning("users.info for %s failed (%r); using what we know", user_id, exc)
-            return member
+        return member
+
+    def learn_member(self, team_id: str, user_id: str) -> None:
+        """Start asking Slack about a user needed soon, without waiting; `member` joins that ask."""
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            member = workspaces.get_member(session, team_id=team_id, user_id=user_id)
+        if not workspaces.member_is_fresh(member, now=now):
+            ack_budget.refresh(("users.info", id(self), team_id, user_id), self._ask_slack_about, team_id, user_id, now)
+
+    def _ask_slack_about(self, team_id: str, user_id: str, now) -> workspaces.Member:
+        """users.info, remembered in the members table."""
+        user = self.delivery.call("users.info", user=user_id, include_locale=True)["user"]
         with session_scope(self.engine) as session:
             return workspaces.remember_member(
                 session, team_id=team_id, user_id=user_id, locale=user.get("locale"), timezone=user.get("tz"),
@@ -190,11 +216,17 @@ def zone_of(name: str | None) -> ZoneInfo:
 
 # -- Slack-side helpers ----------------------------------------------------------------------------
 TRIGGER_ERRORS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
+TRIGGER_TTL = 3.0  # seconds Slack lets a trigger_id open a modal
 
 
 def open_modal(services: Services, trigger_id: str, view: dict, *, language: str) -> dict | None:
     """views.open. None when the modal opened; when the trigger_id was no longer good (Slack gives
-    it 3 seconds), the message that says so, to answer with."""
+    it 3 seconds), the message that says so, to answer with. A trigger that is known to be older
+    than that (the payload waited for a worker) is not even tried."""
+    age = ack_budget.trigger_age(trigger_id)
+    if age is not None and age > TRIGGER_TTL:
+        log.warning("the trigger_id is %.1f s old: views.open would be refused; asking to try again", age)
+        return templates.render("too_slow.yaml.j2", language=language)
     try:
         services.delivery.call("views.open", trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
@@ -206,9 +238,13 @@ def open_modal(services: Services, trigger_id: str, view: dict, *, language: str
 
 def respond(services: Services, body: dict, message: dict) -> None:
     """Answer the clicker privately through the response_url; what they clicked stays as it is.
-    (A click on the Home tab has no response_url: there is nowhere to answer.)"""
+    A click on the Home tab or a global shortcut has no response_url: the answer goes to the
+    user's DM with Tandem (the app's Messages tab), never nowhere."""
     if body.get("response_url"):
         services.delivery.respond(body["response_url"], {**message, "replace_original": False})
+    else:
+        services.delivery.call("chat.postMessage", channel=who(body)[1], text=message["text"],
+                               blocks=message.get("blocks") or [])
 
 
 def open_modal_for_click(services: Services, body: dict, view: dict, *, language: str) -> None:

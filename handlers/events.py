@@ -53,15 +53,22 @@ def from_a_person(event: dict) -> bool:
             and bool(event.get("user")) and not event.get("bot_id") and not event.get("bot_profile"))
 
 
-def on_message(services: Services, body: dict) -> None:
+def kind_of(event: dict) -> str | None:
     """Messages are filtered before anything is stored: Tandem sees every message in every channel
-    it is in, and handles only two kinds: a reply in a request card's thread, and a DM to it."""
-    event = body.get("event") or {}
+    it is in, and handles only two kinds: a DM to it, and a thread reply (a comment if the thread is
+    a request card's). Read on the event loop: no thread, no query for the rest."""
     if not from_a_person(event):
-        return
+        return None
     if event.get("channel_type") == "im":
+        return "dm"
+    return "reply" if event.get("thread_ts") and event.get("thread_ts") != event.get("ts") else None
+
+
+def on_message(services: Services, body: dict) -> None:
+    kind = kind_of(body.get("event") or {})
+    if kind == "dm":
         answer_dm(services, body)
-    elif event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+    elif kind == "reply":
         requests.on_message(services, body)
 
 
@@ -125,4 +132,8 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("app_home_opened", middleware=once)(ack_then(services, home_opened))
     # No `once` here: a message is stored as handled only after on_message kept it (a thread reply
     # under a request's card, which becomes a comment; a DM to Tandem, answered with help).
-    app.event("message")(ack_then(services, on_message))
+    @app.event("message")
+    async def message(ack, body):
+        await ack()
+        if kind_of(body.get("event") or {}):
+            await services.in_thread(on_message, services, body)

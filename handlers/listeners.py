@@ -14,6 +14,9 @@ the ack carries, and it shows where the listener is registered:
   returns an Outcome; the ack carries its fields (inline errors, an update; none closes the
   modal), then its notice is told privately and its follow-up runs. For modal submissions, and
   every one of them: it is where a replayed submission is answered once (handlers/submissions.py).
+- Whatever runs before the ack (a submission's `submit`, an `ack_with` subcommand), and work that
+  may open a modal (its payload has a trigger_id, which lives 3 s), runs under the ack budget
+  (handlers/ack_budget.py): its Web API reads share ACK_BUDGET (0.8 s), then fall back.
 - `command_listener`: a slash command's subcommands, each listed under its ack rule: `ack_then`
   for modal openers and slow work (the answer goes through the response_url), `ack_with` for
   quick answers carried by the ack. A broken rule becomes its translated message.
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import templates
+from handlers.ack_budget import before_ack, note_trigger
 from handlers.common import Services, plain, rule_error_message, tell, who
 from handlers.submissions import once_per_submission
 from models.errors import RuleError
@@ -73,8 +77,10 @@ def ack_then(services: Services, work: Callable[[Services, dict], None]):
     """Ack at once, then `work(services, body)` in a worker thread."""
 
     async def listener(ack, body):
+        note_trigger(body)
         await ack()
-        await services.in_thread(work, services, body)
+        # A payload with a trigger_id may open a modal within Slack's 3 s: its reads are bounded too.
+        await services.in_thread(before_ack(work, in_ack=False) if body.get("trigger_id") else work, services, body)
 
     return listener
 
@@ -84,7 +90,7 @@ def ack_with(services: Services, submit: Callable[[Services, dict], Outcome]):
     Once per submission: a replayed submission gets the first one's ack, and nothing runs again."""
 
     async def listener(ack, body):
-        outcome = await services.in_thread(submit, services, body)
+        outcome = await services.in_thread(before_ack(submit), services, body)
         await ack(**outcome.ack)
         if outcome.notice is not None:
             await services.in_thread(tell, services, user_id=who(body)[1], channel=outcome.channel,
@@ -113,15 +119,18 @@ def command_listener(services: Services, *, ack_then: dict, ack_with: dict, usag
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else default
         if sub in ack_then:
+            note_trigger(command)
             await ack()
-            reply = await services.in_thread(run_subcommand, services, ack_then[sub], command=command, words=words[1:])
+            reply = await services.in_thread(before_ack(run_subcommand, in_ack=False), services, ack_then[sub],
+                                             command=command, words=words[1:])
             if reply:
                 await services.in_thread(services.delivery.respond, command["response_url"], reply)
         elif sub in ack_with:
-            await ack(await services.in_thread(run_subcommand, services, ack_with[sub], command=command,
+            await ack(await services.in_thread(before_ack(run_subcommand), services, ack_with[sub], command=command,
                                                words=words[1:]))
         else:
-            language = await services.in_thread(services.language_of, command["team_id"], command["user_id"])
+            language = await services.in_thread(before_ack(services.language_of), command["team_id"],
+                                                command["user_id"])
             await ack(templates.render(usage_template, language=language, unknown=None if sub == "help" else words[0],
                                        **(usage_context or {})))
 

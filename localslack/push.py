@@ -76,7 +76,7 @@ class PushChannels:
                 status, answer = 200, "ok"
                 entry["uses"] += 1
                 self._apply_response(entry, body)
-            entry["posts"].append(ResponsePost(url_id, body, status, answer, self.clock()))
+            entry["posts"].append(ResponsePost(url_id, body, status, answer, self.clock(), delay))
         return web.Response(status=status, text=answer, content_type="text/plain")
 
     def _apply_response(self, entry: dict, body: dict) -> None:

@@ -133,6 +133,7 @@ class ResponsePost:
     status: int  # our HTTP answer: 200, 400 (invalid_blocks...), 404 (used_url, expired_url)
     answer: str  # our answer body: "ok", "invalid_blocks", "used_url", ...
     at: float
+    delay: float = 0.0  # seconds the latency model (set_latency) held the answer back
 
     @property
     def ok(self) -> bool:

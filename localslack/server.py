@@ -384,6 +384,12 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
                 for user in users
             }
 
+    def top_modal(self, user_id: str) -> dict | None:
+        """The modal the user sees now (the top of their stack), or None."""
+        with self._lock:
+            stack = self._modal_stacks.get(user_id)
+            return copy.deepcopy(self._views[stack[-1]]) if stack else None
+
     def view(self, view_id: str) -> dict | None:
         with self._lock:
             v = self._views.get(view_id)
@@ -416,6 +422,11 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
         """All recorded calls of a method, failed ones included (see Call.ok)."""
         with self._lock:
             return [c for c in self._calls if c.method == method]
+
+    def calls_since(self, index: int) -> list[Call]:
+        """The calls recorded from `index` on (for a watcher that reads them as they come)."""
+        with self._lock:
+            return self._calls[index:]
 
     def clear_calls(self) -> None:
         with self._lock:

@@ -71,6 +71,7 @@ digest_send = Key("digests:{digest_id}:{period}:{slot}")
 digest_part = Key("{first}:{index}")  # its index-th message (1, 2, …), in the first one's thread
 digest_owner_notice = Key("{first}:owner")  # the owner told the team template broke
 digest_saved = Key("digests:saved:{digest_id}:{view_id}")
+digest_template_saved = Key("digests:template:{digest_id}:{view_id}")  # the owner told a template version was saved
 metric_import_report = Key("digests:import:{view_id}")
 
 

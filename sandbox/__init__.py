@@ -14,8 +14,12 @@ What keeps it apart from a production Tandem:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
+import os
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from sandbox import travel, world
 from sandbox.page import SandboxPage
 from settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("tandem.sandbox")
 SETTLE_SECONDS = 5.0  # longest an action waits for Tandem's own messages before the page looks again
 
@@ -66,10 +71,31 @@ def prepare(settings: Settings, *, empty: bool) -> Sandbox:
     slack.start()
     world.people_and_channels(slack)
     box = Sandbox(slack=slack, settings=sandbox_settings(settings, slack, database), database=database)
-    migrate(box.settings.database_url)
+    fresh_database(database)
     if not empty:
         world.seed_database(box.settings.database_url, now=clock.utcnow())
     return box
+
+
+def fresh_database(database: Path) -> None:
+    """A migrated, empty SQLite file at `database`. Migrating takes a second or two; so the first start
+    keeps a migrated copy (per set of migrations) next to it, and later starts copy that instead."""
+    versions = sorted((ROOT / "migrations" / "versions").glob("*.py"))
+    key = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in versions)).hexdigest()[:16]
+    template = database.with_name(f".{database.name}.migrated-{key}")
+    if not template.exists():
+        migrate(f"sqlite:///{database}")
+        _copy_sqlite(database, template)
+        return
+    _copy_sqlite(template, database)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy whatever the source's journal mode."""
+    partial = target.with_name(target.name + ".partial")
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(partial)) as dst:
+        src.backup(dst)
+    os.replace(partial, target)
 
 
 def attach(box: Sandbox, tandem) -> None:

@@ -16,8 +16,10 @@ import asyncio
 import base64
 import json
 import mimetypes
+import urllib.parse
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -50,18 +52,22 @@ class SandboxPage:
         elif path.startswith("/sandbox/static/") and method == "GET":
             await self.static(send, path.removeprefix("/sandbox/static/"))
         elif path == "/sandbox/api/state" and method == "GET":
-            query = dict(part.split("=", 1) for part in scope.get("query_string", b"").decode().split("&") if "=" in part)
+            query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode()))
             await send_json(send, 200, await asyncio.to_thread(self.state, **{k: v for k, v in query.items()
                                                                                if k in ("user", "conv", "thread")}))
         elif path == "/sandbox/api/act" and method == "POST":
             body, _size = await read_body({}, receive, MAX_ACT_BYTES)
             try:
                 act = json.loads(body or b"")
-                assert isinstance(act, dict) and act.get("user") in self.people
-            except (ValueError, AssertionError):
+            except ValueError:
+                act = None
+            if not isinstance(act, dict) or act.get("user") not in self.people:
                 await send_json(send, 400, {"error": "bad_act"})
                 return
-            await send_json(send, 200, await asyncio.to_thread(self.act, act))
+            try:
+                await send_json(send, 200, await asyncio.to_thread(self.act, act))
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a field missing or of the wrong kind
+                await send_json(send, 400, {"error": "bad_act", "detail": repr(exc)[:200]})
         elif path.startswith("/sandbox/files/") and method == "GET":
             await self.file(send, path.removeprefix("/sandbox/files/"))
         else:
@@ -218,9 +224,7 @@ class SandboxPage:
         return {"runs": runs, "now": clock.utcnow().isoformat(), "notice": words(self.language(user))["jumped"]}
 
 
-def _zone(slack: LocalSlack, user: str):
-    from zoneinfo import ZoneInfo
-
+def _zone(slack: LocalSlack, user: str) -> ZoneInfo:
     with slack._lock:
         return ZoneInfo(slack._users[user]["tz"])
 

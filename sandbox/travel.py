@@ -103,14 +103,17 @@ def travel(scheduler: Scheduler, *, target: datetime, settle=None) -> int:
         for moment in due:
             plan.setdefault(moment, []).append((job, moment))
     runs = 0
-    for moment in sorted(plan):
-        clock.set_offset(moment - clock.wall())
-        for job, due_at in plan[moment]:
-            runs += scheduler.run_once(job, due_at=due_at, now=clock.utcnow())
-        if settle is not None:
-            settle()
-    clock.set_offset(target - clock.wall())
-    scheduler.resync()
+    with scheduler.held():  # APScheduler's own firing waits: the runs below are the ones that count
+        for moment in sorted(plan):
+            clock.set_offset(moment - clock.wall())
+            for job, due_at in plan[moment]:
+                # `now` is the moment itself, not the clock a few ms later: a nudge due 30 minutes
+                # after a prompt must find the prompt's time exactly 30 minutes before it.
+                runs += scheduler.run_once(job, due_at=due_at, now=moment)
+            if settle is not None:
+                settle()
+        clock.set_offset(target - clock.wall())
+        scheduler.resync()
     return runs
 
 

@@ -137,7 +137,7 @@ def translations(language: str) -> NullTranslations:
 
 
 def _params(params: dict) -> dict:
-    return {k: v if isinstance(v, Raw | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
+    return {k: v if isinstance(v, Raw | Emitted | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
 
 
 def _gettext_for(language: str) -> dict:

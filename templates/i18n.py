@@ -149,6 +149,11 @@ def update(locale_dir: Path = LOCALE_DIR, template: Catalog | None = None, say=p
         po_path = catalog_path(language, locale_dir)
         catalog = read_catalog(po_path, language) if po_path.exists() else Catalog(locale=language, domain=DOMAIN)
         old_files = _old_files(language, locale_dir)
+        for twice in getattr(catalog, "duplicates", []):  # a merge left two entries: a person picks one
+            kept = catalog.get(twice.id, twice.context)
+            if twice.string and kept.string != twice.string:
+                kept.flags.add("fuzzy")
+                kept.user_comments.append(f"candidates: {kept.string!r} | {twice.string!r} (both in {po_path.name})")
         # msgid (any context) -> translation -> where it was found
         known: dict[str, dict] = {}
         for message in [*catalog, *catalog.obsolete.values()]:
@@ -215,7 +220,8 @@ def _write(po_path: Path, catalog: Catalog) -> None:
 # ---- checking ----------------------------------------------------------------------------------------
 
 _CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
-_ASCII_NEXT_TO_CJK = re.compile(rf"{_CJK}[,;!?(]|{_CJK}:(?!//)|[,;:)]{_CJK}|{_CJK}\.(?=\s|$|{_CJK})|\({_CJK}|{_CJK}\)")
+_ASCII_NEXT_TO_CJK = re.compile(
+    rf"{_CJK} ?[,;!?(]|{_CJK} ?:(?!//)|[,;:)] ?{_CJK}|{_CJK}\.(?=\s|$|{_CJK})|\( ?{_CJK}|{_CJK} ?\)")
 
 
 def punctuation_problems(text: str) -> list[str]:
@@ -226,13 +232,33 @@ def punctuation_problems(text: str) -> list[str]:
     plain = re.sub(r"`[^`]*`|<[^>]*>|:[a-z0-9_+-]+:|\b[a-z_]+:[^\s、，。]+", "X", plain)
     plain = plain.replace("*", "").replace("_", "")  # *bold* and _italic_ wrap words, not punctuation
     found = sorted({m.group(0) for m in _ASCII_NEXT_TO_CJK.finditer(plain)})
+    if re.search(_CJK, plain) and re.search(r"(?<!\.)\.\s*$", plain):
+        found.insert(0, plain.rstrip()[-3:])  # a sentence ends with "." after code or a placeholder
     return [f"English punctuation in Chinese: {found[0]!r}"] if found else []
 
 
-def check(locale_dir: Path = LOCALE_DIR, template: Catalog | None = None) -> list[str]:
+_CALL = r"(?:_|gettext|ngettext|pgettext|npgettext)\("
+# `{{ _('Blocked') }}:` or `({{ _('late') }})`: punctuation outside the words stays English in Chinese
+_GLUED = re.compile(r"\{\{-?\s*" + _CALL + r"(?:[^{}]|\{[^{}]*\})*?\)\s*-?\}\}[.:;,!?()]|\(\{\{-?\s*" + _CALL)
+
+
+def template_problems(blocks_dir: Path) -> list[str]:
+    """Punctuation a template glues to translated words, which Chinese would show in English."""
+    problems = []
+    for path in sorted(blocks_dir.rglob("*.j2")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for glued in _GLUED.finditer(line):
+                shown = path.relative_to(ROOT) if ROOT in path.parents else path
+                problems.append(f"{shown}:{number}: punctuation outside the translated words: "
+                                f"{glued.group(0)[-30:]!r}; move it into the msgid")
+    return problems
+
+
+def check(locale_dir: Path = LOCALE_DIR, template: Catalog | None = None,
+          blocks_dir: Path = HERE / "blocks") -> list[str]:
     """One line per problem, naming the msgid and the file; empty when every catalog is complete."""
     template = template or extract()
-    problems = []
+    problems = template_problems(blocks_dir)
     for language in TRANSLATED:
         po_path = catalog_path(language, locale_dir)
         name = po_path.relative_to(ROOT) if ROOT in po_path.parents else po_path

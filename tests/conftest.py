@@ -225,6 +225,7 @@ def tandem(request, running_tandems, database_url, slack) -> RunningTandem:
     running = running_tandems[backend]
     running.services.languages.clear()  # the tables were emptied; so is what the app remembered
     running.services.people.clear()  # and Slack's users were reset
+    running.services.usergroups.clear()
     RunningTandem.current = running
     yield running
     running.settle()  # let this test's work finish before the next test resets Slack and the tables

@@ -50,8 +50,8 @@ def test_extraction_finds_templates_and_contexts(extracted):
 
 
 def test_same_english_different_meaning_keeps_its_own_chinese():
-    rows = [{"name": f"d{n}", "channel": "C1", "weekday": 0, "hour": 9, "minute": 0, "timezone": "UTC", "cadence": "weekly",
-             "metrics": ["DAU"], "paused": False} for n in range(203)]
+    rows = [{"name": f"d{n}", "channel": "C1", "weekday": 0, "hour": 9, "minute": 0, "timezone": "UTC",
+             "metrics": ["DAU"], "paused": False, "cadence": "weekly"} for n in range(203)]
     assert render("digests/list.yaml.j2", language="zh_CN", rows=rows)["blocks"][-1]["elements"][0]["text"] == "另有 3 项"
     assert render("digests/list.yaml.j2", language="en", rows=rows)["blocks"][-1]["elements"][0]["text"] == "and 3 more"
     en = templates._gettext_for("en")
@@ -147,3 +147,41 @@ def test_compiled_catalog_is_used_only_while_it_matches_its_po(locale_dir):
     assert i18n.load("zh_CN", locale_dir).gettext("Blockers") == "阻碍"
     _edit(locale_dir, lambda c: setattr(c.get("Blockers"), "string", "卡点"))  # edited after compiling
     assert i18n.load("zh_CN", locale_dir).gettext("Blockers") == "卡点"
+
+
+@pytest.mark.parametrize("chinese", [
+    "站会 %(name)s 又开始运行了，请运行 `/standup list`.",  # a sentence ends with "." after code
+    "站会 %(name)s 又开始运行了.",
+    "站会 %(name)s, 又开始运行了",
+    "站会(%(name)s)又开始运行了。",
+    "站会:%(name)s 又开始运行了。",
+])
+def test_english_punctuation_in_chinese_fails(locale_dir, extracted, chinese):
+    _edit(locale_dir, lambda c: setattr(c.get("Standup %(name)s is running again."), "string", chinese))
+    problems = i18n.check(locale_dir, extracted)
+    assert len(problems) == 1, problems
+    assert "English punctuation in Chinese" in problems[0] and "msgid 'Standup %(name)s is running again.'" in problems[0]
+
+
+@pytest.mark.parametrize("chinese", ["CSV 文件：metric,date,value（最多 5 MB）", "例如 30, 60。", "https://example.com 上的说明。",
+                                     "可用：status:new、label:名称。", "*已暂停*：%(name)s。", "继续…"])
+def test_code_examples_and_chinese_punctuation_pass(chinese):
+    assert i18n.punctuation_problems(chinese) == []
+
+
+def test_punctuation_glued_to_translated_words_in_a_template_fails(tmp_path):
+    (tmp_path / "a.yaml.j2").write_text("text: \"{{ _('Approval needed') }}: {{ ref }}\"\n"
+                                        "late: \"_({{ _('late') }})_\"\nok: \"{{ _('Blockers') }} · {{ n }}\"\n")
+    problems = i18n.template_problems(tmp_path)
+    assert [p.split(": punctuation")[0].rsplit(":", 1)[1] for p in problems] == ["1", "2"]
+    assert all("move it into the msgid" in p for p in problems)
+
+
+def test_update_after_a_merge_that_left_an_entry_twice_asks_a_person(locale_dir, extracted):
+    path = i18n.catalog_path("zh_CN", locale_dir)
+    with path.open("a", encoding="utf-8") as po:
+        po.write('\nmsgid "Blockers"\nmsgstr "障碍"\n')
+    i18n.update(locale_dir, extracted, say=lambda _: None)
+    problems = i18n.check(locale_dir, extracted)
+    assert len(problems) == 1 and "conflict (candidates: '阻碍' | '障碍' (both in tandem.po)): msgid 'Blockers'" \
+        in problems[0], problems

@@ -71,3 +71,33 @@ def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
             assert connection.execute(sa.text("SELECT cadence FROM digest")).scalar() == "weekly"
     finally:
         engine.dispose()
+
+
+def test_money_presets_stop_carrying_a_guessed_yen(database_url):
+    """0011: a CAC made from the preset (its own label, "¥") follows the workspace's currency; a unit a
+    team chose stays."""
+    from alembic import command
+
+    from models.db import alembic_config
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            SQLModel.metadata.drop_all(connection)
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        command.upgrade(alembic_config(database_url), "0010")
+        with engine.begin() as connection:
+            for name, label, unit in (("CAC", "Customer acquisition cost", "¥"), ("GMV", "GMV (Tmall)", "¥"),
+                                      ("LTV", "Customer lifetime value", "USD")):
+                connection.execute(sa.text(
+                    "INSERT INTO metric (team_id, name, label, unit, direction, aggregation, created_by, created_at)"
+                    " VALUES ('T1', :name, :label, :unit, 'lower', 'sum', 'U1', :now)"),
+                    {"name": name, "label": label, "unit": unit, "now": "2026-11-01 00:00:00"})
+        migrate(database_url)
+        with engine.connect() as connection:
+            units = dict(connection.execute(sa.text("SELECT name, unit FROM metric")).all())
+        assert units == {"CAC": "¤", "GMV": "¥", "LTV": "USD"}
+    finally:
+        with engine.begin() as connection:  # the next test on this database starts from empty tables
+            connection.execute(sa.text("DELETE FROM metric"))
+        engine.dispose()

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 
 from tests.conftest import free_port
@@ -45,6 +46,15 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def test_run_without_credentials_or_mode_starts_the_sandbox(repo_root, tmp_path):
     production = tmp_path / "production.db"
     process, port, banner = start(repo_root, tmp_path, "run", DATABASE_URL=f"sqlite:///{production}")
@@ -56,6 +66,8 @@ def test_run_without_credentials_or_mode_starts_the_sandbox(repo_root, tmp_path)
         state = json.loads(get(f"http://127.0.0.1:{port}/sandbox/api/state?user=U0CHEN")[1])
         assert state["language"] == "zh_CN" and state["words"]["channels"] == "频道"
         assert {c["name"] for c in state["channels"]} == {"ops", "triage"}
+        for bad in (b"not json", b'{"kind": "send", "user": "U0NOBODY"}', b'{"kind": "submit", "user": "U0OLGA"}'):
+            assert post(f"http://127.0.0.1:{port}/sandbox/api/act", bad)[0] == 400  # an answer, never a 500
         status, health = get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(health)["database"] == "ok"
     finally:

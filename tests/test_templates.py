@@ -83,6 +83,8 @@ def test_every_template_renders_valid_yaml_in_both_languages():
         "home.yaml.j2": {"version": "1"},
         "database_unreachable.yaml.j2": {"modal": False},
         "too_slow.yaml.j2": {},
+        "currency.yaml.j2": {"changed": True, "code": "CNY", "from_setting": False, "name": "Chinese Yuan",
+                             "symbol": "CN¥"},
         "dm_help.yaml.j2": {},
         "outbox.yaml.j2": {"total": 20, "notice": "retried", "messages": [
             {"id": 7, "key": "request:3:card", "method": "chat.postMessage", "to": "C1", "error": "not_in_channel",

@@ -17,7 +17,7 @@ from handlers.requests import handover
 __all__ = ["home_context", "job_sources", "register"]
 
 def job_sources(services: Services) -> list:
-    return timers.job_sources(services)
+    return [*timers.job_sources(services), *chains.warm_caches(services)]
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -9,12 +9,17 @@ prefilled with the current chain; every problem is shown inline under it.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 
-from slack_sdk.errors import SlackApiError
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlmodel import select
 
 import templates
 from clock import utcnow
+from handlers import ack_budget
 from handlers.common import (
     Services,
     admin_and_language,
@@ -30,7 +35,11 @@ from models.approvals import ApprovalConfig
 from models.approvals.chain import check_chain, check_quorum, dump_yaml, parse_yaml
 from models.db import session_scope
 from models.errors import RuleError
+from models.workspaces import Workspace
+from scheduler import Job
 from settings import ConfigurationError
+
+log = logging.getLogger("tandem.approvals")
 
 YAML_LIMIT = 3000
 _file_chains: dict[str, list[dict]] = {}
@@ -60,16 +69,47 @@ def configured(services: Services, session, team_id: str) -> list[dict]:
     return load_file(path) if path else []
 
 
-def expand(services: Services, stages: list[dict], *, check_users: bool = False) -> list[dict]:
+GROUP_FRESH = 300.0  # seconds a user group's members are used without asking Slack again
+
+
+def group_members(services: Services, team_id: str, usergroup: str, *, stage: str) -> list[str]:
+    """Who is in a user group: from the cache when it is fresh; before an ack, the last answer we had
+    (refreshed in the background), or for a group never asked about, Slack within the ack budget,
+    then a clear refusal; elsewhere (the scheduler's warm-up) Slack, however long it takes."""
+    cached = services.usergroups.get((team_id, usergroup))
+    if cached is not None and time.monotonic() - cached[1] < GROUP_FRESH:
+        return cached[0]
+    key = ("usergroups.users.list", id(services), team_id, usergroup)
+    if cached is not None and ack_budget.left() is not None:  # before an ack: the last answer, refreshed behind
+        ack_budget.refresh(key, ask_group, services, team_id, usergroup)
+        return cached[0]
+    try:
+        try:
+            return ack_budget.read(key, ask_group, services, team_id, usergroup)
+        except ack_budget.SlackSlow:
+            if cached is not None:
+                return cached[0]
+            if ack_budget.answer_in_ack():
+                raise RuleError("approvals.slack_slow", given=usergroup) from None
+            return ack_budget.wait_for(key, ask_group, services, team_id, usergroup)
+    except SlackApiError:
+        raise RuleError("approvals.unknown_group", stage=stage, given=usergroup) from None
+
+
+def ask_group(services: Services, team_id: str, usergroup: str) -> list[str]:
+    """usergroups.users.list, remembered."""
+    members = list(services.delivery.call("usergroups.users.list", usergroup=usergroup)["users"])
+    services.usergroups[(team_id, usergroup)] = (members, time.monotonic())
+    return members
+
+
+def expand(services: Services, stages: list[dict], *, team_id: str, check_users: bool = False) -> list[dict]:
     """Stages with user groups expanded into approvers; optionally every user checked with Slack."""
     expanded = []
     for stage in stages:
         approvers = list(stage["approvers"])
         if stage.get("usergroup"):
-            try:
-                members = services.delivery.call("usergroups.users.list", usergroup=stage["usergroup"])["users"]
-            except SlackApiError:
-                raise RuleError("approvals.unknown_group", stage=stage["name"], given=stage["usergroup"]) from None
+            members = group_members(services, team_id, stage["usergroup"], stage=stage["name"])
             approvers += [user for user in members if user not in approvers]
         stage = {**stage, "approvers": approvers}
         check_quorum(stage, approvers)
@@ -82,22 +122,50 @@ def expand(services: Services, stages: list[dict], *, check_users: bool = False)
 
 
 def user_exists(services: Services, user_id: str) -> bool:
+    """users.info (within the ack budget before an ack; a slow Slack is a clear refusal)."""
     try:
-        user = services.delivery.call("users.info", user=user_id)["user"]
+        user = ack_budget.read(("users.info?exists", user_id), services.delivery.call, "users.info", user=user_id)
     except SlackApiError:
         return False
-    return not user.get("deleted")
+    except ack_budget.SlackSlow:
+        raise RuleError("approvals.slack_slow", given=user_id) from None
+    return not user["user"].get("deleted")
 
 
 def chain_for(services: Services, team_id: str) -> list[dict]:
     """The chain, expanded, for a request being filed or restarted (read before the transaction)."""
     with session_scope(services.engine) as session:
         stages = configured(services, session, team_id)
-    expanded = expand(services, stages) if stages else []
+    expanded = expand(services, stages, team_id=team_id) if stages else []
     # Learn each approver's language now (users.info, once a day): cards are rendered inside transactions.
     for user in dict.fromkeys(u for stage in expanded for u in [*stage["approvers"], stage.get("backup")] if u):
         services.member(team_id, user)
     return expanded
+
+
+WARM_MINUTES = 4  # under GROUP_FRESH: on the active scheduler's replica a filing never asks Slack
+
+
+def warm_caches(services: Services) -> list:
+    """A scheduler job: expand every workspace's chain ahead of time, so that the activity form's
+    submission finds the user groups' members and the approvers' zones and languages in the caches
+    (Slack asked here, with no ack waiting, instead of before an ack)."""
+
+    def run(due_at, now) -> None:
+        with session_scope(services.engine) as session:
+            teams = {row.team_id for row in session.exec(select(ApprovalConfig))}
+            if services.settings.approvals_file:
+                teams |= {row.team_id for row in session.exec(select(Workspace))}
+        for team_id in sorted(teams):
+            try:
+                chain_for(services, team_id)
+            except (RuleError, SlackApiError, SlackClientError, OSError) as exc:
+                log.warning("warming the approval chain of %s failed (%r); filing will ask Slack", team_id, exc)
+
+    def source(session, now):
+        yield Job(key="approvals:warm-caches", trigger=IntervalTrigger(minutes=WARM_MINUTES, timezone="UTC"), run=run)
+
+    return [source]
 
 
 # -- /approval config ------------------------------------------------------------------------------
@@ -190,7 +258,7 @@ def _submit(services: Services, body: dict, parse, block_of) -> Outcome:
         if not admin:
             raise RuleError("not_admin")
         stages = parse()
-        expanded = expand(services, stages, check_users=True)
+        expanded = expand(services, stages, team_id=team_id, check_users=True)
         with session_scope(services.engine) as session:
             row = session.get(ApprovalConfig, team_id) or ApprovalConfig(team_id=team_id, updated_at=now)
             row.stages, row.updated_by, row.updated_at = stages, user_id, now

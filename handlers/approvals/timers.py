@@ -7,7 +7,7 @@ escalation one `once` event per (run, stage), so a sweep that runs twice sends n
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -26,6 +26,12 @@ from models.requests import Request
 from scheduler import Job
 
 SWEEP_MINUTES = 5
+# The sweep's interval counts from a fixed start, so its fire times (:00, :05, … UTC) are the same on
+# every replica and after a restart: the scheduler's catch-up on start then finds the last one inside
+# its grace window and sweeps at once, instead of five minutes after start (an interval counted from
+# creation has no fire time in the past). What fell due during any downtime is in the tables, so that
+# first sweep sends it; the `once` key keeps an escalation to one however many sweeps see it.
+SWEEP_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def sweep(services: Services, *, now: datetime) -> int:
@@ -64,7 +70,8 @@ def job_sources(services: Services) -> list:
         sweep(services, now=now)
 
     def source(session, now):
-        yield Job(key="approvals:sweep", trigger=IntervalTrigger(minutes=SWEEP_MINUTES, timezone="UTC"), run=run)
+        yield Job(key="approvals:sweep", trigger=IntervalTrigger(minutes=SWEEP_MINUTES, start_date=SWEEP_FROM,
+                                                                      timezone="UTC"), run=run)
 
     return [source]
 

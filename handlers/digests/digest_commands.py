@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
+from handlers import metric_words as wording
 from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
 from handlers.digests import rendering, sending
 from handlers.listeners import Outcome
 from models import keys
 from models.db import session_scope
-from models.digests import Digest, digests, metrics, week
+from models.digests import Digest, digests, metrics, versions, week
 from models.digests import period as periods
 from models.errors import RuleError
 
@@ -66,16 +67,20 @@ def _open_modal(services: Services, command: dict, form: dict, *, language: str)
     return open_modal(services, command["trigger_id"], view, language=language)
 
 
-def check_template(services: Services, digest: Digest, *, language: str) -> None:
-    """Render against the last complete period's data; RuleError with the line and error when it breaks."""
+def check_template(services: Services, digest: Digest, *, language: str, source: str | None = None) -> None:
+    """Render against the last complete period's data; RuleError with the line and error when it
+    breaks. With `source`, that text (a template edited in Slack) instead of the named template."""
     with session_scope(services.engine) as session:
-        context = week.compute(session, digest=digest,
-                               period=periods.last_complete(digest.cadence, utcnow(), ZoneInfo(digest.timezone)))
+        context = wording.digest_context(
+            week.compute(session, digest=digest,
+                         period=periods.last_complete(digest.cadence, utcnow(), ZoneInfo(digest.timezone))),
+            language=language, currency=wording.currency_of(services, session, digest.team_id))
     directory = sending.team_dir(services)
-    if not rendering.exists(directory, digest.template):
+    if source is None and not rendering.exists(directory, digest.template):
         raise RuleError("digests.no_template", name=digest.template)
     try:
-        rendering.render(directory, digest.template, language=language, context=context)
+        rendering.render(directory, digest.name if source is not None else digest.template, language=language,
+                         context=context, source=source)
     except rendering.TemplateProblem as problem:
         raise problem.refusal() from None
 
@@ -94,9 +99,12 @@ def submit_new(services: Services, body: dict) -> Outcome:
     try:
         with session_scope(services.engine) as session:
             digest = digests.clean(session, team_id=team_id, form=form)
+            # an edit keeping the template's name keeps the version edited in Slack, if any: check that one
+            source = digests.kept_template(session, digest_id=int(editing), template=digest.template) \
+                if editing else None
         if not bot_is_in(services, digest.channel):
             raise RuleError("digests.bot_not_in_channel", channel=digest.channel)
-        check_template(services, digest, language=language)  # validated when saved, not when due
+        check_template(services, digest, language=language, source=source)  # validated when saved, not when due
         with session_scope(services.engine) as session:
             if editing:
                 digest = digests.update_digest(session, digest_id=int(editing), changed=digest, actor=user_id,
@@ -208,5 +216,7 @@ def template_check(services: Services, *, command: dict, words: list[str], langu
         raise RuleError("digests.template_usage")
     with session_scope(services.engine) as session:
         digest = digests.find_digest(session, team_id=command["team_id"], name=words[1])
-    check_template(services, digest, language=language)
-    return notice(language, "template_ok", name=digest.name, template=digest.template)
+        in_use = versions.current(session, digest=digest)
+    check_template(services, digest, language=language, source=in_use.source if in_use else None)
+    return notice(language, "template_ok", name=digest.name,
+                  template=f"v{in_use.version}" if in_use else digest.template)

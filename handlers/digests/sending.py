@@ -15,11 +15,12 @@ from sqlmodel import select
 
 import templates
 from delivery import THREAD
+from handlers import metric_words as wording
 from handlers.common import Services, rule_error_message
 from handlers.digests import chart, chart_upload, rendering
 from models import keys
 from models.db import session_scope
-from models.digests import SCHEDULED, Digest, DigestSend, digests, week
+from models.digests import SCHEDULED, Digest, DigestSend, digests, versions, week
 from models.digests import period as periods
 from models.digests.period import Period
 from models.outbox import message_ref, was_queued
@@ -33,13 +34,15 @@ def team_dir(services: Services) -> str:
     return services.settings.digest_templates_dir or ""
 
 
-def render_for(services: Services, digest: Digest, context: dict, language: str):
-    """(messages, template used, the problem that made it fall back or None)."""
+def render_for(services: Services, digest: Digest, context: dict, language: str, in_use=None):
+    """(messages, template used, the problem that made it fall back or None). `in_use`: the version
+    of a template edited in Slack the digest uses (None: its named template)."""
+    name = f"v{in_use.version}" if in_use is not None else digest.template
     try:
-        return rendering.render(team_dir(services), digest.template, language=language, context=context), \
-            digest.template, None
+        return rendering.render(team_dir(services), name, language=language, context=context,
+                                source=in_use.source if in_use is not None else None), name, None
     except rendering.TemplateProblem as problem:
-        if digest.template == rendering.DEFAULT:
+        if in_use is None and digest.template == rendering.DEFAULT:
             raise
         log.warning("digest %s: template %s broke (%s); using the default", digest.name, digest.template, problem)
         messages = rendering.render("", rendering.DEFAULT, language=language, context=context)
@@ -50,7 +53,12 @@ def preview(services: Services, *, team_id: str, name: str, period: Period | Non
     with session_scope(services.engine) as session:
         digest = digests.find_digest(session, team_id=team_id, name=name)
         period = period or periods.last_complete(digest.cadence, now, ZoneInfo(digest.timezone))
-        context = week.compute(session, digest=digest, period=period)
+        context = wording.digest_context(week.compute(session, digest=digest, period=period), language=language,
+                                         currency=wording.currency_of(services, session, team_id))
+        in_use = versions.current(session, digest=digest)
+    if in_use is not None:
+        return rendering.render(team_dir(services), digest.name, language=language, context=context,
+                                source=in_use.source)
     return rendering.render(team_dir(services), digest.template, language=language, context=context)
 
 
@@ -68,8 +76,10 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         if digest is None or (kind == SCHEDULED and digest.paused):  # deleted or paused since it was scheduled
             return None
         language = services.workspace(session, digest.team_id).language
-        context = week.compute(session, digest=digest, period=period, backfill=kind == "resend")
-        messages, used, problem = render_for(services, digest, context, language)
+        context = wording.digest_context(week.compute(session, digest=digest, period=period, backfill=kind == "resend"),
+                                         language=language, currency=wording.currency_of(services, session, digest.team_id))
+        messages, used, problem = render_for(services, digest, context, language,
+                                             versions.current(session, digest=digest))
         record = digests.record_send(session, digest=digest, period=period, kind=kind, actor=actor,
                                      template_used=used, fell_back=problem is not None, now=now, once=once)
         owed = record or unfinished(session, digest_id=digest.id, period=period,
@@ -77,19 +87,39 @@ def send(services: Services, *, digest_id: int, period: Period, kind: str, actor
         if owed is None:
             return None
         session.expunge(digest)
-    png = chart.chart_png(context["metrics"], context["period"]["labels"])
+    words = templates.messages("digests/chart_words.yaml.j2", language=language, period=period.label)
+    png = chart.chart_png(context["metrics"], context["period"]["labels"], words)
     if png is not None:  # outside any transaction: SQLite has one writer, and Slack takes its time
-        words = templates.messages("digests/chart_words.yaml.j2", language=language, period=period.label)
         file_id = chart_upload.upload_chart(services, owed.id, png=png, filename=f"digest-{period.label}.png",
                                             title=words["title"], alt=words["alt"])
         if file_id is not None:
             shown = templates.render("digests/chart_block.yaml.j2", language=language, file_id=file_id,
                                      period=period.label)
-            messages[0] = {**messages[0], "blocks": messages[0]["blocks"] + shown["blocks"]}
+            messages[0] = {**messages[0], CHART: {"file": file_id, "without": messages[0]["blocks"],
+                                                  "with": messages[0]["blocks"] + shown["blocks"]}}
     with session_scope(services.engine) as session:  # queued under the send's keys: at most once each
         queue_messages(services, session, digest, owed, messages, problem, language=language, now=now)
     services.delivery.kick()
     return record
+
+
+# The first message's blocks with the chart and without it, chosen when the outbox sends it: a
+# message naming a file Slack cannot show (still processing, deleted since) would be refused as
+# invalid_blocks for good, and the digest lost with it.
+CHART = "$digest_chart"
+
+
+def chart_args(services: Services, team_id: str, chart: dict) -> dict:
+    """The blocks to post: with the chart when Slack shows the file as ready, else text only."""
+    try:
+        ready = bool(services.delivery.call("files.info", file=chart["file"])["file"].get("mimetype"))
+    except SlackApiError as exc:
+        if exc.response.get("error") != "file_not_found":
+            raise  # Slack unwell: the outbox tries again later
+        ready = False
+    if not ready:
+        log.warning("digest chart %s cannot be shown now; the digest goes out as text only", chart["file"])
+    return {"blocks": chart["with"] if ready else chart["without"]}
 
 
 RESUME_AFTER = timedelta(minutes=5)  # the scheduler's run lease: a run that old is not running any more
@@ -110,9 +140,9 @@ def queue_messages(services: Services, session, digest: Digest, record: DigestSe
     first = record.message_key
     for index, message in enumerate(messages):
         key, thread = (keys.digest_part(first, index), {THREAD: first}) if index else (first, {})
+        blocks = {CHART: message[CHART]} if CHART in message else {"blocks": message["blocks"]}
         services.delivery.queue(session, key=key, team_id=digest.team_id, method="chat.postMessage", now=now,
-                                channel=digest.channel, text=message["text"], blocks=message["blocks"],
-                                unfurl_links=False, **thread)
+                                channel=digest.channel, text=message["text"], unfurl_links=False, **blocks, **thread)
     if problem is not None:
         told = templates.render("digests/notice.yaml.j2", language=language, key="template_fell_back",
                                 p={"name": digest.name, "template": problem.template, "line": problem.line,

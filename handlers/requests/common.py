@@ -9,7 +9,9 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from handlers import ack_budget
 from handlers.common import Services
+from models.errors import RuleError
 from models.requests import Request, RequestConfig
 from models.requests.lifecycle import is_product_member
 
@@ -19,11 +21,27 @@ _members_lock = threading.Lock()
 
 
 def channel_members(services: Services, channel: str) -> frozenset[str]:
-    """The channel's members as Slack says (conversations.members, all pages), cached briefly."""
+    """The channel's members as Slack says (conversations.members, all pages), cached briefly: after
+    MEMBERS_TTL the last list still answers at once while a fresh one is asked for in the background
+    (Home opens and triage clicks never wait on Slack for it). Only a channel never asked about waits:
+    before an ack (handlers/ack_budget.py) within the budget, then the user is told to try again."""
     with _members_lock:
         cached = _members_cache.get(channel)
     if cached and time.monotonic() - cached[0] < MEMBERS_TTL:
         return cached[1]
+    key = ("conversations.members", id(services), channel)
+    if cached:  # the last list stands in while a newer one is asked for: no one waits on Slack for it
+        ack_budget.refresh(key, _ask_members, services, channel)
+        return cached[1]
+    try:
+        return ack_budget.read(key, _ask_members, services, channel)
+    except ack_budget.SlackSlow:
+        if ack_budget.answer_in_ack():
+            raise RuleError("slack_slow") from None
+        return ack_budget.wait_for(key, _ask_members, services, channel)  # a click: slower, not refused
+
+
+def _ask_members(services: Services, channel: str) -> frozenset[str]:
     members: set[str] = set()
     cursor = None
     try:
@@ -34,7 +52,7 @@ def channel_members(services: Services, channel: str) -> frozenset[str]:
             if not cursor:
                 break
     except SlackApiError:
-        return frozenset()  # channel gone or bot removed: nobody triages by membership
+        members = set()  # channel gone or bot removed: nobody triages by membership
     result = frozenset(members)
     with _members_lock:
         _members_cache[channel] = (time.monotonic(), result)

@@ -48,9 +48,9 @@ def modal(services: Services, *, language: str, kind: str, mode: str, metadata: 
     )
 
 
-def metric_choices(services: Services, team_id: str) -> list[dict]:
+def metric_choices(services: Services, team_id: str, language: str) -> list[dict]:
     with session_scope(services.engine) as session:
-        return goals.catalogue_options(session, team_id)
+        return goals.catalogue_options(session, team_id, language)
 
 
 def with_prefill(metadata: dict, text: str, *, channel: str | None) -> dict:
@@ -80,7 +80,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
     if prefill:
         metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
-                 values={"details": metadata.get("prefill")}, metrics=metric_choices(services, team_id))
+                 values={"details": metadata.get("prefill")}, metrics=metric_choices(services, team_id, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -113,8 +113,8 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
                 values[name] = int(datetime.fromisoformat(values[name]).timestamp())
         metadata = {"mode": "edit", "number": request.number, "version": request.version}
         view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
-                     values=values, ref=request.ref, metrics=goals.catalogue_options(session, team_id),
-                     baselines=goals.baselines(session, services, team_id, values))
+                     values=values, ref=request.ref, metrics=goals.catalogue_options(session, team_id, language),
+                     baselines=goals.baselines(session, services, team_id, values, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -126,7 +126,7 @@ def switch_kind(services: Services, body: dict) -> None:
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
-    metrics = metric_choices(services, body["team"]["id"]) if kind == "activity" else []
+    metrics = metric_choices(services, body["team"]["id"], language) if kind == "activity" else []
     new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values,
                      metrics=metrics)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
@@ -198,21 +198,28 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 def open_from_shortcut(services: Services, body: dict) -> None:
-    """The "New request" shortcut, or the App Home button: the empty form."""
-    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"])
+    """The "New request" shortcut, or the App Home button: the empty form (or why it did not open)."""
+    refusal = open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                        trigger_id=body["trigger_id"])
+    if refusal:
+        respond(services, body, refusal)
 
 
 def open_from_message(services: Services, body: dict) -> None:
     """"Turn into request" on a message: the form prefilled with its text and a link back to it."""
     message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+    services.learn_member(body["team"]["id"], body["user"]["id"])  # the form's language, meanwhile
     asked = services.executor.submit(permalink_of, services, channel, message.get("ts"))
     try:  # a slow Slack must not cost the trigger_id: without the link the modal names the channel
         permalink = asked.result(timeout=PERMALINK_WAIT)
     except concurrent.futures.TimeoutError:
         log.info("chat.getPermalink took over %s s; the form opens without the message's link", PERMALINK_WAIT)
         permalink = None
-    open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"], trigger_id=body["trigger_id"],
-              prefill=message.get("text") or "", permalink=permalink, channel=channel)
+    refusal = open_form(services, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                        trigger_id=body["trigger_id"], prefill=message.get("text") or "", permalink=permalink,
+                        channel=channel)
+    if refusal:
+        respond(services, body, refusal)
 
 
 def permalink_of(services: Services, channel: str | None, ts: str | None) -> str | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from handlers import metric_words
 from handlers.common import Services, form_values, metadata_of, zone_of
 from models.activities import goals as rules
 from models.db import session_scope
@@ -17,10 +18,11 @@ log = logging.getLogger("tandem.requests")
 OPTIONS = 100  # a static_select holds 100 options
 
 
-def catalogue_options(session: Session, team_id: str) -> list[dict]:
-    """The metrics a goal may name, for the select: [{name, label}]."""
+def catalogue_options(session: Session, team_id: str, language: str = "en") -> list[dict]:
+    """The metrics a goal may name, for the select: [{name, label}], a preset's label in `language`."""
     known = rules.catalogue(session, team_id=team_id)
-    return [{"name": name, "label": label} for name, (label, *_rest) in list(known.items())[:OPTIONS]]
+    return [{"name": name, "label": metric_words.metric({"label": label}, language=language, currency="")["label"]}
+            for name, (label, *_rest) in list(known.items())[:OPTIONS]]
 
 
 def _window(raw: dict, zone) -> rules.Window | None:
@@ -33,19 +35,21 @@ def _window(raw: dict, zone) -> rules.Window | None:
         if ends > starts else None
 
 
-def baselines(session: Session, services: Services, team_id: str, raw: dict) -> dict:
+def baselines(session: Session, services: Services, team_id: str, raw: dict, language: str = "en") -> dict:
     """Line → what the form says under it: the baseline value and its period, or that there is no
     data for it (a change target then cannot be measured). Nothing until the metric and dates are set."""
     zone = zone_of(services.workspace(session, team_id).timezone)
     window = _window(raw, zone)
     shown = {}
     known = rules.catalogue(session, team_id=team_id)
+    currency = metric_words.currency_of(services, session, team_id)
     for line, metric, _target in rules.goal_rows(raw):
         if window is None or metric not in known:
             continue
         goal = {"metric": metric, "kind": "absolute", "op": ">=", "target": 0}
         before = window.baseline
-        shown[line] = {"metric": metric, "unit": known[metric][1], "days": window.days,
+        unit = metric_words.metric({"unit": known[metric][1]}, language=language, currency=currency)["unit"]
+        shown[line] = {"metric": metric, "unit": unit, "days": window.days,
                        "first": before.start.isoformat(), "last": before.end.isoformat(),
                        "value": rules.baseline(session, team_id=team_id, goal=goal, window=window)}
     return shown
@@ -78,8 +82,8 @@ def redraw(services: Services, body: dict) -> None:
         return
     language = services.language_of(team_id, user_id)
     with session_scope(services.engine) as session:
-        shown = baselines(session, services, team_id, raw)
-        options = catalogue_options(session, team_id)
+        shown = baselines(session, services, team_id, raw, language)
+        options = catalogue_options(session, team_id, language)
     values = {k: v for k, v in raw.items() if v not in (None, "", [])}
     new_view = modal(services, language=language, kind=kind, mode=metadata.get("mode", "new"), metadata=metadata,
                      values=values, ref=f"REQ-{metadata['number']}" if metadata.get("number") else None,

@@ -126,11 +126,23 @@ def update_digest(session: Session, *, digest_id: int, changed: Digest, actor: s
                                                  Digest.id != digest.id)).first()
     if clash is not None:
         raise RuleError("digests.digest_exists", name=changed.name)
+    if changed.template != digest.template:  # another named template chosen: the Slack-edited one is set aside
+        digest.template_version = None
     for field in EDITABLE:
         setattr(digest, field, getattr(changed, field))
     session.add(digest)
     schedule_changed(session)
     return digest
+
+
+def kept_template(session: Session, *, digest_id: int, template: str) -> str | None:
+    """The text of the Slack-edited template an edit keeps (the template's name unchanged), if any."""
+    digest = session.get(Digest, digest_id)
+    if digest is None or digest.template_version is None or digest.template != template:
+        return None
+    row = session.exec(select(DigestTemplate).where(DigestTemplate.digest_id == digest_id,
+                                                    DigestTemplate.version == digest.template_version)).first()
+    return row.source if row else None
 
 
 def may_change(digest: Digest, *, actor: str, actor_is_admin: bool) -> None:

@@ -186,6 +186,7 @@ function drawModal(ctx) {
     layer.hidden = true;
     layer.replaceChildren();
     ui.drawn.modal = null;
+    ui.drawnView = null;
     return;
   }
   const errors = ui.modalErrors[top.id] || {};
@@ -217,7 +218,42 @@ function drawModal(ctx) {
     ui.drawn.modal = null;
     draw();
   });
+  const kept = ui.drawnView === top.id ? snapshot(layer) : {};
   layer.replaceChildren(form);
+  restore(form, kept);
+  ui.drawnView = top.id;
+}
+
+// What a person typed or picked survives an update of the same view: Slack keeps an input's value
+// when views.update leaves its block_id and action_id unchanged
+// (https://docs.slack.dev/surfaces/modals#updating_views).
+function controls(root) {
+  const found = {};
+  for (const block of root.querySelectorAll("[data-block-id]")) {
+    for (const element of block.querySelectorAll("[data-testid^=el-]")) {
+      const list = element.matches("input, select, textarea") ? [element]
+        : [...element.querySelectorAll("input:not([type=file]), select, textarea")];
+      list.forEach((control, index) => {
+        if (control.type !== "file") found[`${block.dataset.blockId}|${element.dataset.testid}|${index}`] = control;
+      });
+    }
+  }
+  return found;
+}
+
+function snapshot(root) {
+  return Object.fromEntries(Object.entries(controls(root)).map(([key, c]) => [key,
+    c.type === "checkbox" || c.type === "radio" ? c.checked : c.multiple ? [...c.selectedOptions].map((o) => o.value) : c.value]));
+}
+
+function restore(root, kept) {
+  for (const [key, control] of Object.entries(controls(root))) {
+    if (!(key in kept)) continue;
+    const value = kept[key];
+    if (control.type === "checkbox" || control.type === "radio") control.checked = value;
+    else if (control.multiple) for (const option of control.options) option.selected = value.includes(option.value);
+    else control.value = value;
+  }
 }
 
 // -- what the person does --------------------------------------------------------------------------
@@ -261,5 +297,9 @@ $("jump").addEventListener("keydown", (event) => {
   if (event.key === "Enter") act("clock", {text: $("jump").value});
 });
 
-fetchState();
+// A modal left open by an earlier visit goes, as a reload closes Slack's modals.
+fetchState().then(() => {
+  const open = ui.data.modals[0];
+  if (open) act("close", {view_id: open.id, all: true});
+});
 setInterval(() => { if (!ui.busy) fetchState(); }, 1500);

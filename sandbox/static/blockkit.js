@@ -74,8 +74,10 @@ function mrkdwn(text, ctx) {
   html = html.replace(/"/g, "&quot;");
   html = html.replace(/```([\s\S]*?)```/g, (all, code) => `<pre>${code}</pre>`);
   html = html.replace(/`([^`\n]+)`/g, "<code>$1</code>");
-  html = html.replace(/(^|[\s(>“"])\*([^*\n]+)\*(?=$|[\s).,:;!?<”"])/g, "$1<b>$2</b>");
-  html = html.replace(/(^|[\s(>“"])_([^_\n]+)_(?=$|[\s).,:;!?<”"])/g, "$1<i>$2</i>");
+  // Bold and italic need a boundary on each side: a space, punctuation (CJK's too) or the ends.
+  const before = "(^|[\\s(>“\"（「，。：；、])", after = "(?=$|[\\s().,:;!?<”\"（）」，。：；、！？])";
+  html = html.replace(new RegExp(`${before}\\*([^*\\n]+)\\*${after}`, "g"), "$1<b>$2</b>");
+  html = html.replace(new RegExp(`${before}_([^_\\n]+)_${after}`, "g"), "$1<i>$2</i>");
   html = html.replace(/(^|[\s(>])~([^~\n]+)~(?=$|[\s).,:;!?<])/g, "$1<s>$2</s>");
   html = html.split("\n").map((line) => line.startsWith("&gt; ") ? `<blockquote>${line.slice(5)}</blockquote>` : line)
     .join("<br>");

@@ -19,7 +19,8 @@ from tests.outbox import drained
 from tests.requests.conftest import OPS, OPS_ZH
 
 
-def test_choosing_a_metric_shows_its_baseline_then_the_goals_are_filed(sender, slack, tandem, workspace):
+def test_choosing_a_metric_shows_its_baseline_then_the_goals_are_filed(sender, slack, tandem, workspace, monkeypatch):
+    monkeypatch.setattr(tandem.services.settings, "default_currency", "CNY")  # GMV is money: the workspace's currency
     define(tandem, workspace.team_id, "GMV")
     record(tandem, workspace.team_id, "GMV", {n: 1000 + n for n in range(-DAYS + 1, 1)})  # the 10 days before
     record(tandem, workspace.team_id, "GMV", {-DAYS: 99999})  # 11 days before: outside the baseline
@@ -33,7 +34,7 @@ def test_choosing_a_metric_shows_its_baseline_then_the_goals_are_filed(sender, s
     redrawn = slack.view(view["id"])
     baseline = sum(1000 + n for n in range(-DAYS + 1, 1))  # 9,955: sum, GMV adds up
     first, last = (START.date().fromordinal(START.date().toordinal() - k).isoformat() for k in (DAYS, 1))
-    assert f"Baseline of GMV (10 days before the start, {first} – {last}): {baseline:,} ¥" in str(redrawn["blocks"])
+    assert f"Baseline of GMV (10 days before the start, {first} – {last}): {baseline:,} CN¥" in str(redrawn["blocks"])
 
     assert submit(sender, slack, view, goal_state([("GMV", "+20 %"), ("DAU", "≥ 12,000")])) is None
     request = last_request(tandem)

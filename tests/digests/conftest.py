@@ -55,7 +55,7 @@ def seeded_metrics(engine, team_id: str, previous: date, last: date) -> None:
     CAC (sum, lower is better): 20+30 = 50, then 45: ▼ −5 (−10 %), target 40 missed.
     NPS (last): 30 then 35 → 35, then 35: no change."""
     define(engine, team_id, ["DAU", "Daily active users", "users", "150", "average"])
-    define(engine, team_id, ["CAC", "Customer acquisition cost", "¥", "40", "lower-is-better", "sum"])
+    define(engine, team_id, ["CAC", "Customer acquisition cost", "40", "lower-is-better", "sum"])  # money: see test_currency
     define(engine, team_id, ["NPS"])
     record(engine, team_id, "DAU", {previous: 100, previous + timedelta(1): 110, previous + timedelta(2): 120,
                                     last: 120, last + timedelta(3): 130, last + timedelta(6): 140})

@@ -59,3 +59,13 @@ def test_the_chart_speaks_chinese(sender, slack, tandem, lead):
     assert image["title"]["text"] == f"关键指标（截至 {week_label(weeks()[1])}）"
     assert image["alt_text"] == "关键指标近几个周期的折线图"
     assert chart_of(slack, message).title == image["title"]["text"]
+
+
+def test_a_chart_slack_cannot_show_when_the_post_goes_out_is_left_out(sender, slack, tandem, lead, monkeypatch):
+    """Slack said the file was ready, then could not show it when the post went (processing again,
+    deleted): the message would be refused as invalid_blocks for good; it goes out as text only."""
+    monkeypatch.setattr(chart_upload, "_ready", lambda services, file_id: True)
+    slack.file_processing_checks = 10
+    message = send_now(sender, slack, tandem)
+    assert all(b["type"] != "image" for b in message["blocks"]) and "▲ +20 (+18.2%)" in str(message["blocks"])
+    assert not [c for c in slack.calls_to("chat.postMessage") if c.response.get("error") == "invalid_blocks"]

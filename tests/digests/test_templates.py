@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from handlers.digests import rendering
 from models.db import session_scope
-from models.digests import DigestSend
+from models.digests import DigestSend, week
 from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import posted
@@ -147,3 +147,25 @@ def test_the_default_digest_shows_approvals():
         "*Approvals*\nApproved 1 · rejected 1\n• Ops lead: median 3.0 h (2 decisions)\n• Budget: median 1.0 h (1 decision)\n"
         "*Approved activities starting next week*\n• 2026-11-25 REQ-1 Sale &lt;1&gt;\n"
         "*Waiting longest for approval*\n• REQ-5 Sale 5 · Ops lead · since 2026-11-15T19:00 UTC")
+
+
+def test_a_section_another_capability_adds_shows_where_its_template_is(sender, slack, tandem, lead, team_dir,
+                                                                       monkeypatch):
+    """The seam for other capabilities (the activities of a period, say): a function adds data under
+    its name, and its template (sections/NAME.yaml.j2) puts blocks after the built-in ones."""
+    seen = []
+
+    def probe(session, *, digest, period, zone):
+        seen.append((digest.name, period.label, str(zone)))
+        return {"running": 3}
+
+    monkeypatch.setitem(week.SECTIONS, "probe", probe)
+    monkeypatch.setitem(week.SECTIONS, "quiet", lambda session, **_: None)  # nothing to say: left out
+    (team_dir / "sections").mkdir()
+    write(team_dir / "sections", "probe",
+          "  - type: section\n    text: {type: mrkdwn, text: \"probe: {{ data.running }} running\"}\n")
+    seeded_metrics(tandem.engine, slack.team_id, *weeks())
+    make_digest(tandem.engine, slack.team_id, cadence="quarterly")
+    shown = reply(sender, slack, "/digest", "preview weekly 2026-Q3")
+    assert shown["blocks"][-1]["text"]["text"] == "probe: 3 running"
+    assert seen == [("weekly", "2026-Q3", "UTC")]
