@@ -128,12 +128,12 @@ def test_a_refused_token_stops_sending_and_fails_no_message(tandem, slack, caplo
         with caplog.at_level(logging.CRITICAL, logger="tandem.delivery"):
             queue_post(tandem, "notice:a", text="first")
             queue_post(tandem, "notice:b", text="second")
-            wait_until(lambda: delivery.token_refused == error, message="the refusal noticed")
+            wait_until(lambda: delivery.token_refused == error, timeout=15, message="the refusal noticed")
             for _ in range(3):
                 delivery.drain()
                 delivery.kick()
             wait_until(lambda: {row(tandem, key).status for key in ("notice:a", "notice:b")} == {"pending"},
-                       message="both messages back in the queue")
+                       timeout=15, message="both messages back in the queue")
         assert [r.levelname for r in caplog.records if "refuses the bot token" in r.message] == ["CRITICAL"]
         assert len(slack.calls_to("chat.postMessage")) <= 2  # one per worker that was already sending
         assert {row(tandem, key).attempts for key in ("notice:a", "notice:b")} == {0}  # nothing counted
