@@ -56,6 +56,7 @@ STANDUP_TIME = "09:30"  # each participant's own zone
 METRICS = (("DAU", 12000, 0.025, 0.04), ("MAU", 61000, 0.015, 0.0), ("RETENTION", 38.0, 0.01, 0.02),
            ("CONVERSION", 3.1, 0.012, 0.05), ("NPS", 41.0, 0.01, 0.0), ("ARPU", 23.5, 0.008, 0.0),
            ("CAC", 52.0, -0.015, 0.03), ("LTV", 310.0, 0.01, 0.0))
+COUNTS = ("DAU", "MAU")  # people: whole numbers
 
 
 def people_and_channels(slack: LocalSlack) -> None:
@@ -80,7 +81,8 @@ def seed_database(database_url: str, *, now: datetime) -> None:
 def seed(engine, *, now: datetime) -> None:
     """What an admin would have configured, plus eight weeks of metrics, as of `now`."""
     with session_scope(engine) as session:
-        get_workspace(session, team_id=TEAM_ID, now=now, default_timezone="America/New_York")
+        workspace = get_workspace(session, team_id=TEAM_ID, now=now, default_timezone="America/New_York")
+        workspace.currency = "USD"  # what /tandem currency USD sets: CAC, ARPU and LTV show $
         lifecycle.configure(session, team_id=TEAM_ID, actor_is_admin=True, triage_channel=TRIAGE,
                             product_team_mode="users", product_team=[PRIYA.user_id, CHEN.user_id],
                             sla_business_days=2, now=now)
@@ -109,7 +111,7 @@ def seed(engine, *, now: datetime) -> None:
             for back in range(56, 0, -1):  # eight weeks of daily values up to yesterday
                 value = start * (1 + growth) ** ((56 - back) / 7) * (1 + wobble * math.sin(back * 1.3))
                 points.append({"metric_id": metric.id, "team_id": TEAM_ID, "day": today - timedelta(days=back),
-                               "value": round(value, 2), "source": "import", "recorded_by": ADA.user_id,
+                               "value": round(value) if name in COUNTS else round(value, 2), "source": "import", "recorded_by": ADA.user_id,
                                "recorded_at": now})
         # One batch insert (what record_point does one by one): the sandbox must start within seconds.
         insert_missing(session, MetricPoint, points, unique=["metric_id", "day"])
