@@ -3,6 +3,10 @@
     python bot.py run [--mode socket|http]   migrate, then serve (Socket Mode is the default)
     python bot.py migrate                    apply database migrations only
     python bot.py check                      show which settings are missing, then exit
+    python bot.py sandbox [--empty]          the sandbox: Tandem against a local Slack, a page at /sandbox
+
+`run` without Slack credentials and without an explicit mode (--mode, TANDEM_MODE) starts the
+sandbox instead of failing; with an explicit mode, missing credentials still exit 2.
 
 Use ./tandem instead of python bot.py on a fresh machine: it makes the virtualenv first.
 """
@@ -29,6 +33,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import logs
+import metrics
+import outbox_cli
+import probes
 from delivery import Delivery
 from models.db import DatabaseProbe, make_engine, migrate
 from scheduler import Scheduler
@@ -38,6 +46,7 @@ from web import WebApp
 
 ROOT = Path(__file__).resolve().parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+READY_WAIT = 1.0  # seconds /readyz gives the database (and /metrics its outbox query)
 HEALTH_WAIT = 0.5  # seconds /healthz waits for the database and the scheduler's lock, so it answers within 1 s
 log = logging.getLogger("tandem")
 
@@ -50,14 +59,43 @@ class Tandem:
     services: handlers.Services
     scheduler: Scheduler
     probe: DatabaseProbe
+    readiness: probes.Readiness
+    outbox_state: probes.OutboxState
     socket: SocketModePool | None = None
     server: object = None  # the uvicorn.Server, once serving
+    loop: asyncio.AbstractEventLoop | None = None  # the event loop serving, once serving
+    sandbox: object = None  # sandbox.page.SandboxPage when this Tandem is the sandbox's
 
     @property
     def web(self) -> WebApp:
         events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
         return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
-                      signing_secret=self.settings.slack_signing_secret or "")
+                      signing_secret=self.settings.slack_signing_secret or "", ready=self.ready,
+                      metrics=self.metrics, sandbox=self.sandbox)
+
+    async def ready(self) -> tuple[bool, dict]:
+        """May this replica take traffic? The database answered within a second with every migration
+        applied, Socket Mode has a working connection (in Socket Mode), and Slack takes the bot token."""
+        database = await self.readiness.database(READY_WAIT)
+        details = {"database": database, "slack": "http"}
+        if self.socket is not None:
+            live = await self.socket.live()
+            details.update(slack="connected" if live else "disconnected", slack_connections=live)
+        refused = self.services.delivery.token_refused
+        details["token"] = f"refused: {refused}" if refused else "ok"
+        return database == "ok" and details["slack"] != "disconnected" and not refused, details
+
+    async def metrics(self) -> tuple[bytes, str]:
+        state = await self.outbox_state.read_bounded(READY_WAIT)
+        pool = self.services.engine.pool
+        if hasattr(pool, "checkedout"):  # PostgreSQL's QueuePool; once in_use reaches capacity, threads wait
+            state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
+            state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
+                                                pool.size() + pool._max_overflow)
+            state["tandem_db_pool_waiting"] = ("Threads waiting for a connection from the pool now.",
+                                               getattr(pool, "waiting", 0))
+        metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
+        return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 
     async def health(self) -> tuple[bool, dict]:
         """The truth now, within a second whatever the database does: the database answered a fresh
@@ -123,18 +161,23 @@ def build(settings: Settings, mode: Mode) -> Tandem:
                           takeover_seconds=settings.scheduler_takeover_seconds)
     for source in handlers.job_sources(services):
         scheduler.add_source(source)
+    metrics.instrument(app)
     return Tandem(settings=settings, mode=mode, app=app, services=services, scheduler=scheduler,
-                  probe=DatabaseProbe(settings.database_url))
+                  probe=DatabaseProbe(settings.database_url), readiness=probes.Readiness(settings.database_url),
+                  outbox_state=probes.OutboxState(settings.database_url))
 
 
-async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
-    """Connect (Socket Mode) and serve HTTP until asked to stop (SIGTERM, or tandem.server.should_exit)."""
+async def serve(tandem: Tandem, *, install_signals: bool = True, on_started=None) -> None:
+    """Connect (Socket Mode) and serve HTTP until asked to stop (SIGTERM, or tandem.server.should_exit).
+    `on_started()` is called once the server answers."""
     import uvicorn
 
     settings = tandem.settings
+    tandem.loop = asyncio.get_running_loop()
     tandem.server = uvicorn.Server(uvicorn.Config(
         tandem.web, host=settings.host, port=settings.port, lifespan="on",
         log_level=settings.log_level.lower(), access_log=False,
+        **({"log_config": None} if settings.log_format == "json" else {}),  # uvicorn's lines go through ours
     ))
     if install_signals:
         loop = asyncio.get_running_loop()
@@ -152,12 +195,35 @@ async def serve(tandem: Tandem, *, install_signals: bool = True) -> None:
     gc.freeze()
     log.info("Tandem %s running in %s mode; health at http://%s:%s/healthz", VERSION,
              "Socket Mode" if tandem.mode == "socket" else "HTTP", settings.host, settings.port)
+    if on_started is not None:
+        asyncio.get_running_loop().create_task(_when_started(tandem.server, on_started))
     try:
         await tandem.server.serve()
     finally:
         if tandem.socket is not None:
             await tandem.socket.close()
         tandem.stop_background()
+
+
+async def _when_started(server, callback) -> None:
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(0.01)
+    if server.started:
+        callback()
+
+
+def run_sandbox(settings: Settings, *, empty: bool, why: str) -> int:
+    """The sandbox (sandbox/): the real Tandem in HTTP mode against the built-in local Slack."""
+    import sandbox
+
+    box = sandbox.prepare(settings, empty=empty)
+    try:
+        tandem = build(box.settings, "http")
+        sandbox.attach(box, tandem)
+        asyncio.run(serve(tandem, on_started=lambda: print(sandbox.banner(box, empty=empty, why=why), flush=True)))
+    finally:
+        box.slack.stop()
+    return 0
 
 
 def credentials_message(settings: Settings, mode: Mode) -> str | None:
@@ -185,6 +251,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = sub.add_parser("run", help="migrate the database, then start the bot")
     run.add_argument("--mode", choices=["socket", "http"], help="override TANDEM_MODE (default: socket)")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    outbox_cli.add_parser(sub)
+    box = sub.add_parser("sandbox", help="try Tandem in a browser: a local Slack with a demo workspace at /sandbox")
+    box.add_argument("--empty", action="store_true", help="start with an empty workspace (no demo data)")
     check = sub.add_parser("check", help="check the settings for a mode and exit (2 if incomplete)")
     check.add_argument("--mode", choices=["socket", "http"])
     args = parser.parse_args(argv)
@@ -197,15 +266,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        print(f"Tandem's settings are invalid:\n{exc}", file=sys.stderr)
+        # one line per setting, named as in the environment: no pydantic dump, no traceback
+        lines = [f"  {'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
+        print("Tandem's settings are invalid:\n" + "\n".join(lines), file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
     if args.command == "migrate":
         migrate(settings.database_url)
         print(f"Database at {settings.database_url} is up to date.")
         return 0
+    if args.command == "outbox":
+        migrate(settings.database_url)
+        return outbox_cli.run(args, settings.database_url)
+    if args.command == "sandbox":
+        return run_sandbox(settings, empty=args.empty, why="Started with ./tandem sandbox.")
     mode: Mode = getattr(args, "mode", None) or settings.tandem_mode
     problem = credentials_message(settings, mode)
+    explicit = bool(getattr(args, "mode", None)) or "tandem_mode" in settings.model_fields_set
+    if problem and args.command == "run" and not explicit:
+        # A first run without credentials: show Tandem working instead of only what is missing.
+        return run_sandbox(settings, empty=False,
+                           why="No Slack credentials are set, so Tandem started its sandbox instead.")
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import logs
+import metrics
 from clock import utcnow
 from models import outbox
 from models.db import session_scope
@@ -37,9 +40,13 @@ log = logging.getLogger("tandem.delivery")
 # API errors that another attempt cannot fix: the message is marked failed and logged.
 PERMANENT_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text",
-    "user_not_found", "cant_update_message", "message_not_found", "invalid_auth", "account_inactive",
-    "token_revoked", "missing_scope", "not_authed", "invalid_arguments", "restricted_action",
+    "user_not_found", "cant_update_message", "message_not_found", "missing_scope", "not_authed",
+    "invalid_arguments", "restricted_action",
 }
+# Slack refused the bot token itself: every call would fail the same way, so nothing is sent (and no
+# message is failed) until it works again; this is said once, loudly (log, metric, /readyz).
+TOKEN_REFUSED = {"token_revoked", "invalid_auth", "account_inactive"}
+TOKEN_RECHECK_SECONDS = 60.0  # while refused, auth.test this often to notice a token that works again
 # References to an earlier message by its key, resolved when sending (it may not be sent yet):
 REF = "$ref"              # edit it: fills channel + ts (chat.update)
 THREAD = "$thread"        # reply in its thread: fills channel + thread_ts
@@ -66,12 +73,46 @@ class Delivery:
         # Arguments made when a message is sent, from what the database holds then: a marker in the
         # queued args (HOME) → f(team_id, its value) giving the real ones. Handlers register them.
         self.late: dict[str, Callable[[str, Any], dict]] = {}
+        self.token_refused: str | None = None  # Slack's error while it refuses the bot token
+        self._token_checked = 0.0  # time.monotonic() of the last auth.test while refused
 
     # -- immediate calls -------------------------------------------------------------------
     def call(self, method: str, **args) -> SlackResponse:
         """Call a Web API method now. Raises SlackApiError on an error answer, SlackClientError or
         OSError when no complete answer came (then Slack may or may not have done it)."""
-        return self.web_api.call(method, **args)
+        try:
+            return self.web_api.call(method, **args)
+        except SlackApiError as exc:
+            if exc.response.get("error") in TOKEN_REFUSED:
+                self._refused(exc.response.get("error"))
+            raise
+
+    def _refused(self, error: str) -> None:
+        if self.token_refused is None:
+            self.token_refused = error
+            self._token_checked = time.monotonic()
+            log.critical("Slack refuses the bot token (%s): nothing is sent until it works again; the queued "
+                         "messages wait. Reinstall the app or set a new SLACK_BOT_TOKEN.", error)
+            metrics.TOKEN_REFUSED.set(1)
+
+    def recheck_token(self) -> bool:
+        """While the token is refused: ask Slack again (auth.test) at most every TOKEN_RECHECK_SECONDS.
+        True when it works again (then sending resumes)."""
+        if self.token_refused is None:
+            return True
+        if time.monotonic() - self._token_checked < TOKEN_RECHECK_SECONDS:
+            return False
+        self._token_checked = time.monotonic()
+        try:
+            self.web_api.call("auth.test")
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.debug("the bot token is still refused: %r", exc)
+            return False
+        log.warning("Slack accepts the bot token again; sending the queued messages")
+        self.token_refused = None
+        metrics.TOKEN_REFUSED.set(0)
+        self.kick()
+        return True
 
     def respond(self, response_url: str, payload: dict) -> int:
         """Post to an interaction's response_url (Slack allows 5 posts in 30 minutes). It posts a new
@@ -112,7 +153,7 @@ class Delivery:
     def drain(self, *, now: datetime | None = None, limit: int = 500, worker: int = 0, workers: int = 1) -> int:
         """Send what is due. Returns how many messages were sent. Safe to run on several replicas."""
         sent = 0
-        while True:
+        while self.token_refused is None:
             moment = now or utcnow()
             with session_scope(self.engine) as session:
                 ids = outbox.due_ids(session, now=moment, limit=limit, worker=worker, workers=workers)
@@ -120,15 +161,20 @@ class Delivery:
                 return sent
             progressed = False
             for message_id in ids:
-                if self._stop.is_set():
+                if self._stop.is_set() or self.token_refused:
                     return sent
                 outcome = self._send_one(message_id, now=now)
                 sent += outcome == "sent"
                 progressed = progressed or outcome == "sent"
             if not progressed:  # nothing more can go now (the rest waits for a lane or a retry time)
                 return sent
+        return sent  # Slack refuses the token: nothing goes until recheck_token() sees it work
 
     def _send_one(self, message_id: int, *, now: datetime | None) -> str:
+        with logs.bound(outbox_key=None, team=None):
+            return self._send_claimed(message_id, now=now)
+
+    def _send_claimed(self, message_id: int, *, now: datetime | None) -> str:
         with session_scope(self.engine) as session:
             row = outbox.claim(session, message_id=message_id, now=now or utcnow())
             if row is None:
@@ -141,6 +187,7 @@ class Delivery:
                                   error="waiting for the referenced message", now=now or utcnow())
                 return "waiting"
             method, attempts, key, lane, team_id = row.method, row.attempts, row.key, row.lane, row.team_id
+            logs.bind(outbox_key=key, team=team_id)  # reset by _send_one
             first_attempt = row.first_attempt_at
         try:
             args = self._resolve(args, resolved)
@@ -155,11 +202,13 @@ class Delivery:
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             with session_scope(self.engine) as session:
-                if error in PERMANENT_ERRORS:
+                if error in TOKEN_REFUSED:  # not this message's fault: it waits for a working token
+                    outbox.release(session, message_id=message_id, error=error)
+                elif error in PERMANENT_ERRORS:
                     log.error("outbox %s (%s) failed for good: %s", key, method, error)
                     outbox.mark_failed(session, message_id=message_id, error=error)
                 else:
-                    log.warning("outbox %s (%s) will be retried: %s", key, method, error)
+                    self._log_retry(key, method, error, attempts)
                     outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=error,
                                       now=now or utcnow())
             return "error"
@@ -167,7 +216,7 @@ class Delivery:
             with session_scope(self.engine) as session:
                 outbox.mark_retry(session, message_id=message_id, attempts=attempts, error=repr(exc),
                                   now=now or utcnow())
-            log.warning("outbox %s (%s) will be retried: %r", key, method, exc)
+            self._log_retry(key, method, repr(exc), attempts)
             return "error"
         with session_scope(self.engine) as session:
             outbox.mark_sent(session, message_id=message_id, channel=response.get("channel"),
@@ -176,6 +225,13 @@ class Delivery:
         if followers:
             self.kick()  # what waited in this lane may go now, perhaps on another worker
         return "sent"
+
+    @staticmethod
+    def _log_retry(key: str, method: str, error: str, attempts: int) -> None:
+        if attempts >= outbox.MAX_ATTEMPTS:  # mark_retry gives up on it now
+            log.error("outbox %s (%s) failed for good after %d attempts: %s", key, method, attempts, error)
+        else:
+            log.warning("outbox %s (%s) will be retried: %s", key, method, error)
 
     def _find_post(self, args: dict, *, key: str, since: datetime) -> dict | None:
         """The message an earlier attempt posted under `key`, found by its metadata in the
@@ -244,6 +300,8 @@ class Delivery:
         while not self._stop.is_set():
             self._wakes[index].wait(self.sweep_seconds)
             self._wakes[index].clear()
+            if index == 0 and not self.recheck_token():
+                continue
             try:
                 self.drain(worker=index, workers=self.workers)
             except Exception:  # keep the worker alive; the next sweep retries

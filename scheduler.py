@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -30,7 +31,9 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from clock import utcnow
+import logs
+import metrics
+from clock import utcnow, wall
 from models.db import database_unavailable, error_summary, session_scope
 from models.schedule import RUN_LEASE, claim_run, finish_run, held_until
 from scheduler_lock import ActiveLock, LockLost
@@ -103,6 +106,7 @@ class Scheduler:
         self._failures = 0  # database errors in a row, for the watcher's back-off
         self._watch: threading.Thread | None = None
         self._jobs: dict[str, Job] = {}
+        self._rebuilding = threading.RLock()  # the watcher and the sandbox's clock control both rebuild
         self._version: int | None = None  # the schedule version the jobs were built from
         # (job, due) → when our own attempt claimed it before the database cut it short: that attempt
         # is over, so the run may be taken again at once instead of after its lease.
@@ -220,6 +224,35 @@ class Scheduler:
     def rebuild(self, *, version: int | None = None) -> None:
         """Make the APScheduler jobs what the tables say now. A job whose schedule did not change is
         left alone: adding it again at its fire time could skip that fire."""
+        with self._rebuilding:
+            self._rebuild(version)
+
+    def resync(self) -> None:
+        """The clock jumped ahead (the sandbox's clock control): put every job on the new offset, so
+        APScheduler wakes at the new clock's due times. Nothing to do on a standby."""
+        with self._rebuilding:
+            if not self.lock.held:
+                return
+            for key in self._jobs:
+                if self._aps.get_job(key) is not None:
+                    self._aps.remove_job(key)
+            self._jobs = {}
+            self._rebuild(self._version)
+
+    @contextlib.contextmanager
+    def held(self):
+        """APScheduler fires nothing meanwhile (the sandbox's clock control runs what fell due itself,
+        each at its own moment); a job already running finishes."""
+        pausing = self._aps.running and self._aps.state != STATE_PAUSED
+        if pausing:
+            self._aps.pause()
+        try:
+            yield
+        finally:
+            if pausing and self.lock.held:
+                self._aps.resume()
+
+    def _rebuild(self, version: int | None) -> None:
         jobs = {job.key: job for job in self.load_jobs(self.clock())}
         offset = self._offset()
         for key in self._jobs.keys() - jobs.keys():
@@ -236,8 +269,9 @@ class Scheduler:
 
     def _offset(self) -> timedelta:
         """How far the scheduler's clock runs ahead of the wall clock: 0 unless a test drives it. (The
-        clock is read first, so a non-zero offset errs small and jobs fire a hair late, never early.)"""
-        offset = self.clock() - utcnow()
+        clock is read first, so a non-zero offset errs small and jobs fire a hair late, never early.)
+        The sandbox's clock control (clock.set_offset) moves it too; see resync."""
+        offset = self.clock() - wall()
         return offset if abs(offset) >= timedelta(seconds=1) else timedelta(0)
 
     def _grace(self, job: Job) -> timedelta:
@@ -250,7 +284,10 @@ class Scheduler:
         for job in list(self._jobs.values()):
             due = last_due(job.trigger, now=now, since=now - self._grace(job))
             try:
-                ran += due is not None and self.run_due(job.key, due)
+                done = due is not None and self.run_due(job.key, due)
+                ran += done
+                if done:
+                    metrics.SCHEDULER_CATCH_UP.labels(metrics.job_kind(job.key)).inc()
             except Exception:  # logged with its traceback; one broken job must not hold up the others
                 log.exception("catching up %s (due %s) failed", job.key, due)
         self.caught_up_at = now
@@ -299,17 +336,26 @@ class Scheduler:
 
     def run_once(self, job: Job, *, due_at: datetime, now: datetime) -> bool:
         """Claim (job, due_at) and run it. False if someone else has run or is running it."""
+        with logs.bound(job_key=job.key):
+            return self._run_once(job, due_at=due_at, now=now)
+
+    def _run_once(self, job: Job, *, due_at: datetime, now: datetime) -> bool:
         with session_scope(self.engine) as session:
             if not claim_run(session, job_key=job.key, due_at=due_at, now=now, lease=job.lease,
                              retaking=self._interrupted.get((job.key, due_at))):
                 return False
         self._interrupted.pop((job.key, due_at), None)
+        kind = metrics.job_kind(job.key)
+        metrics.SCHEDULER_RUNS.labels(kind, "started").inc()
+        metrics.SCHEDULER_LATENESS.labels(kind).observe(max(0.0, (now - due_at).total_seconds()))
         try:
             job.run(due_at, now)  # another exception leaves the run unfinished, to be resumed after its lease
             with session_scope(self.engine) as session:
                 finish_run(session, job_key=job.key, due_at=due_at, now=self.clock())
-        except sa.exc.SQLAlchemyError as exc:
-            if database_unavailable(exc):  # this attempt is over; the retry may take the run at once
-                self._interrupted[(job.key, due_at)] = now
+        except BaseException as exc:
+            metrics.SCHEDULER_RUNS.labels(kind, "failed").inc()
+            if isinstance(exc, sa.exc.SQLAlchemyError) and database_unavailable(exc):
+                self._interrupted[(job.key, due_at)] = now  # this attempt is over; the retry may take it at once
             raise
+        metrics.SCHEDULER_RUNS.labels(kind, "finished").inc()
         return True

@@ -4,16 +4,17 @@ PostgreSQL: the holder of a session-level advisory lock, on a connection of its 
 pool) with TCP keepalives on both ends, so that a dead holder's lock is freed, and a holder on a
 dead link notices, within seconds. The server releases the lock when that session ends, so a
 holder whose connection died has lost it: another replica may hold it a moment later.
-SQLite: the holder of a file lock beside the database file (so one process).
+SQLite: the holder of a file lock beside the database file (so one process): filelock's, which is
+flock on Unix and msvcrt locking on Windows, so SQLite mode runs on Windows too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from pathlib import Path
 
 import sqlalchemy as sa
+from filelock import FileLock, Timeout
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
@@ -72,13 +73,14 @@ class ActiveLock:
     def _try_file_lock(self) -> bool:
         database = self.engine.url.database
         path = Path(database if database and database != ":memory:" else "tandem-memory").with_suffix(".scheduler.lock")
-        handle = path.open("a")
+        # Not a singleton: a second ActiveLock on the same file in this process (a test's second replica)
+        # must be refused. Not thread-local: the watcher thread takes it, stop() releases it.
+        lock = FileLock(path, is_singleton=False, thread_local=False)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+            lock.acquire(timeout=0)
+        except Timeout:
             return False
-        self._file = handle
+        self._file = lock
         return True
 
     def verify(self) -> int:
@@ -123,5 +125,5 @@ class ActiveLock:
         if self._connection is not None:
             self._forget()  # the session ends, and the server frees its advisory locks with it
         if self._file is not None:
-            self._file.close()  # closing the file releases the flock
+            self._file.release()
             self._file = None

@@ -15,6 +15,9 @@ class ConfigurationError(Exception):
     """Tandem cannot start as configured; the message says what to change (bot.py exits 2 with it)."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -28,9 +31,14 @@ class Settings(BaseSettings):
     port: int = 3000
 
     database_url: str = "sqlite:///tandem.db"
+    # The sandbox's own SQLite file (./tandem sandbox); made afresh at every sandbox start.
+    sandbox_database: str = "sandbox.db"
 
     default_language: Literal["en", "zh_CN"] = "en"
     default_timezone: str = "UTC"
+    # ISO 4217 code of money metrics (CAC, GMV…) in workspaces that did not choose one with
+    # `/tandem currency`; empty: money metrics show no currency until someone says which.
+    default_currency: str = ""
     # Comma-separated Slack user ids who may administer Tandem besides Slack admins/owners.
     tandem_admins: str = ""
     # Approvals: a chain in YAML used until an admin saves one with /approval config; and whether
@@ -41,6 +49,10 @@ class Settings(BaseSettings):
     # directory of the team's own digest templates (NAME.yaml.j2; empty: only Tandem's default).
     metrics_api_token: str = ""
     digest_templates_dir: str = ""
+    # Activities: at half time an activity below this share of its pace is "at risk"; the review is
+    # asked for this many days after the end (late data settles).
+    activity_at_risk_share: float = Field(default=0.7, gt=0, le=1)
+    activity_settle_days: int = Field(default=2, ge=0, le=30)
 
     # Threads that run blocking work (database, Web API) off the event loop; see bot.py.
     worker_threads: int = Field(default=16, ge=2, le=512)
@@ -55,12 +67,34 @@ class Settings(BaseSettings):
     slack_timeout_seconds: int = Field(default=10, ge=1)
     # Socket Mode connections held at once (Slack allows an app 10 in all, across replicas).
     socket_connections: int = Field(default=2, ge=1, le=10)
+    # sent messages, handled events and scheduled-run claims are pruned after this (models/retention.py)
+    retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, with context (logs.py)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        # logging.basicConfig would raise ValueError("Unknown level") with a traceback at start
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return level
 
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        from babel.numbers import list_currencies
+
+        value = value.strip().upper()
+        if value and value not in list_currencies():
+            raise ValueError(f"DEFAULT_CURRENCY must be an ISO 4217 code such as CNY, USD or EUR (got {value!r})")
+        return value
 
     @property
     def admin_user_ids(self) -> frozenset[str]:

@@ -19,6 +19,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.web import SlackResponse
 
+import metrics
+
 # Which calls slack_sdk may repeat at once inside one call, and which it must not.
 #
 # When a call's reply is lost (the connection reset after the request went out, a gateway's 5xx,
@@ -36,7 +38,7 @@ from slack_sdk.web import SlackResponse
 # worked is refused (trigger_id used, hash changed) and would hide that it worked. A post queued in
 # the outbox is retried later by the outbox, which first looks for the earlier attempt (_find_post).
 REPEATABLE = frozenset({
-    "auth.test", "chat.getPermalink", "conversations.history", "conversations.info", "conversations.members",
+    "auth.test", "chat.getPermalink", "conversations.history", "files.info", "conversations.info", "conversations.members",
     "conversations.replies", "usergroups.users.list", "users.info",  # reads
     "chat.update", "views.publish", "conversations.open",  # the same result however often
 })
@@ -73,9 +75,13 @@ class RateLimitGate(RateLimitErrorRetryHandler):
         state.next_attempt_requested = True
         retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
         method = request.url.rsplit("/", 1)[-1]
+        metrics.SLACK_CALLS.labels(method, "429").inc()  # refused; slack_sdk waits and asks again
         with self._lock:  # two workers' 429s: the later reopening wins, as Slack asked of each
             reopens = time.monotonic() + float(retry_after[0])
-            self._closed_until[method] = max(self._closed_until.get(method, 0.0), reopens)
+            closed_until = self._closed_until.get(method, 0.0)
+            self._closed_until[method] = max(closed_until, reopens)
+            # the time the method stays closed beyond what an earlier 429 had closed already
+            metrics.RATE_LIMITED_SECONDS.labels(method).inc(max(0.0, reopens - max(closed_until, time.monotonic())))
         self.wait_open(method)
         state.increment_current_attempt()
 
@@ -94,7 +100,14 @@ class WebApi:
     def call(self, method: str, **args) -> SlackResponse:
         self.rate_limits.wait_open(method)
         client = self.repeating if method in REPEATABLE else self.once
+        error: BaseException | None = None
         try:
             return getattr(client, method.replace(".", "_"))(**args)
         except (http.client.HTTPException, json.JSONDecodeError) as exc:  # slack_sdk lets these through
+            error = exc
             raise ReplyLost(f"{method}: {exc!r}") from exc
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            metrics.SLACK_CALLS.labels(method, metrics.slack_result(error)).inc()

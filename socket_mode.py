@@ -32,6 +32,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import inbound
+import logs
+import metrics
 
 log = logging.getLogger("tandem.socket_mode")
 
@@ -137,9 +139,11 @@ class SocketModePool:
         the payload came on (the only one Slack is sure to read it from). A payload that is not one
         Slack sends is acknowledged and dropped (inbound.py)."""
         if inbound.socket_refusal(request):
+            metrics.ACKS.labels("unverified", "refused").inc()
             await connection.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
             return
         started = time.time()
+        logs.bind(request_id=request.envelope_id)  # this task's log lines name the envelope
         response = await run_async_bolt_app(self.app, request)
         await send_async_response(connection, request, response, started)
 

@@ -1,4 +1,5 @@
-"""The HTTP surface on HOST:PORT, in both modes: /healthz always, /slack/events in HTTP mode.
+"""The HTTP surface on HOST:PORT, in both modes: /livez, /readyz, /healthz and /metrics always,
+/slack/events in HTTP mode, and /sandbox in the sandbox (sandbox/page.py).
 
 A plain ASGI router in front of Bolt's ASGI handler, served by uvicorn. Tandem's Bolt app is
 an AsyncApp: a sync App under an ASGI server blocks the loop (bench/ack.py measures it).
@@ -15,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 import inbound
+import metrics
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict]]]
 # Slack's payloads are far smaller: the largest Tandem can get, a standup answer modal with ten full
@@ -24,12 +26,16 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class WebApp:
     def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events",
-                 metrics_api=None, signing_secret: str = ""):
+                 metrics_api=None, signing_secret: str = "", ready: HealthCheck | None = None,
+                 metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None, sandbox=None):
         self.health = health
+        self.ready = ready  # /readyz: may this replica take traffic?
+        self.metrics = metrics  # /metrics: Prometheus's text format
         self.signing_secret = signing_secret
         self.metrics_api = metrics_api  # handlers.digests.MetricsApi: POST /api/metrics
         self.slack_events = slack_events  # slack_bolt.adapter.asgi.async_handler.AsyncSlackRequestHandler
         self.events_path = events_path
+        self.sandbox = sandbox  # sandbox.page.SandboxPage: /sandbox and below, in the sandbox only
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -43,13 +49,24 @@ class WebApp:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if path == "/healthz" and method in ("GET", "HEAD"):
+        if path == "/livez" and method in ("GET", "HEAD"):
+            await send_json(send, 200, {"status": "ok"})  # the process serves: nothing else is asked
+        elif path == "/healthz" and method in ("GET", "HEAD"):
             healthy, details = await self.health()
             await send_json(send, 200 if healthy else 503, details)
+        elif path == "/readyz" and self.ready is not None and method in ("GET", "HEAD"):
+            ready, details = await self.ready()
+            await send_json(send, 200 if ready else 503, details)
+        elif path == "/metrics" and self.metrics is not None and method == "GET":
+            body, content_type = await self.metrics()
+            await send(_start(200, content_type.encode(), len(body)))
+            await send({"type": "http.response.body", "body": body})
         elif path == self.events_path and self.slack_events is not None and method == "POST":
             await self.guarded_events(scope, receive, send)
         elif path == self.events_path and self.slack_events is not None:
             await self.slack_events(scope, receive, send)
+        elif self.sandbox is not None and (path == "/sandbox" or path.startswith("/sandbox/")):
+            await self.sandbox(scope, receive, send)
         elif path == "/api/metrics" and self.metrics_api is not None:
             await self.metrics_api(scope, receive, send)
         else:
@@ -65,6 +82,7 @@ class WebApp:
             refusal = inbound.http_refusal(headers, body, self.signing_secret)
         if refusal:
             inbound.log_refusal(refusal, size=size, source=source)
+            metrics.ACKS.labels("unverified", "refused").inc()
             await send_json(send, refusal.status, {"error": refusal.reason})
             return
         await self.slack_events(scope, _replay(body, receive), send)
@@ -111,6 +129,10 @@ def _replay(body: bytes, receive):
 
 async def send_json(send, status: int, body: dict) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send(_start(status, b"application/json", len(data)))
     await send({"type": "http.response.body", "body": data})
+
+
+def _start(status: int, content_type: bytes, length: int) -> dict:
+    return {"type": "http.response.start", "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(length).encode())]}

@@ -9,7 +9,9 @@ process:
   sync_gunicorn_gthread  bench/bare/sync_app.py:  sync App, WSGI, gunicorn -k gthread -w 1
   async_uvicorn          bench/bare/async_app.py: AsyncApp, ASGI, uvicorn
   sync_uvicorn_asgi      bench/bare/sync_asgi.py: sync App, slack_bolt.adapter.asgi, uvicorn
-  tandem                 bot.py run --mode http (uvicorn), Web API served by localslack's LocalSlack
+  tandem                 bot.py run --mode http (uvicorn), Web API served by localslack's LocalSlack,
+                         as run in production: metrics on, LOG_FORMAT=json (--tandem-logs), LOG_LEVEL=INFO;
+                         its /metrics count of acks is reported (metrics_acks_counted = warmup + requests)
 
 Each server is warmed up first (not counted). Prints ONE JSON line: rps, p50 and p99 for
 every server, the best bare app (lowest p99 without errors) and p99_ratio = Tandem p99 /
@@ -245,7 +247,7 @@ def bare_server(name: str, port: int, secret: str, threads: int) -> Server:
     return Server(name, argv, env, "/slack/events", ready_any_status=True)
 
 
-def tandem_server(port: int, secret: str, slack, workdir: str) -> Server:
+def tandem_server(port: int, secret: str, slack, workdir: str, log_format: str = "json") -> Server:
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": slack.bot_token,
@@ -255,10 +257,20 @@ def tandem_server(port: int, secret: str, slack, workdir: str) -> Server:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "SCHEDULER_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
+        # Measured as run in production: metrics always on, JSON log lines with their context, INFO.
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": log_format,
     }
     return Server("tandem", [sys.executable, "bot.py", "run", "--mode", "http"], env, "/healthz",
                   ready_any_status=False)
+
+
+def counted_acks(port: int) -> float | None:
+    """Tandem's own count of slash-command acks, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = re.search(r'^tandem_acks_total\{kind="command",outcome="ok"\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else None
 
 
 def measure(server: Server, port: int, secret: str, args, workspace: Workspace) -> dict:
@@ -270,8 +282,11 @@ def measure(server: Server, port: int, secret: str, args, workspace: Workspace) 
         measured = signed_requests(secret, args.requests, workspace, prefix="run")
         url = f"http://127.0.0.1:{port}/slack/events"
         warm, run = asyncio.run(load(url, warmup, measured, args.concurrency))
+        acks = counted_acks(port) if server.name == "tandem" else None
         server.stop()
         result = summarize(run, warm)
+        if acks is not None:  # /metrics counted every ack it served: the metrics were on, and right
+            result["metrics_acks_counted"] = acks
         log(f"{server.name}: {json.dumps(result)}")
         if run.errors or warm.errors:
             log(f"{server.name} output (tail):\n{server.tail()}")
@@ -293,7 +308,8 @@ def measure_tandem(secret: str, args) -> dict:
                               response_url=lambda user: slack.new_response_url(channel_id=GENERAL, user_id=user))
         with tempfile.TemporaryDirectory(prefix="tandem-bench-") as workdir:
             port = free_port()
-            return measure(tandem_server(port, secret, slack, workdir), port, secret, args, workspace)
+            return measure(tandem_server(port, secret, slack, workdir, args.tandem_logs), port, secret, args,
+                           workspace)
     finally:
         slack.stop()
 
@@ -310,6 +326,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # ~90 req/s: 8 threads reach ~700 req/s, which with the load generator fills this 2-core box;
     # 16 or 32 threads added 5-10 % rps and raised p99.
     parser.add_argument("--threads", type=int, default=8, help="gunicorn gthread threads (default 8)")
+    parser.add_argument("--tandem-logs", choices=["json", "text"], default="json",
+                        help="Tandem's LOG_FORMAT (default json; LOG_LEVEL is INFO, /metrics is always on)")
     parser.add_argument("--servers", default=",".join(ALL),
                         help=f"comma-separated subset of {','.join(ALL)} (default: all; tandem runs last)")
     args = parser.parse_args(argv)
@@ -335,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "ack", "requests": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
         "workers": 1, "gunicorn_threads": args.threads, "cpus": os.cpu_count(), "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
         "servers": {
-            "tandem": "bot.py run --mode http: AsyncApp, uvicorn, 1 process",
+            "tandem": f"bot.py run --mode http: AsyncApp, uvicorn, 1 process, /metrics on, LOG_FORMAT={args.tandem_logs}, "
+                      "LOG_LEVEL=INFO",
             "sync_gunicorn_gthread": f"sync App, gunicorn -k gthread -w 1 --threads {args.threads}",
             "async_uvicorn": "AsyncApp, AsyncSlackRequestHandler, uvicorn, 1 process",
             "sync_uvicorn_asgi": "sync App, slack_bolt.adapter.asgi.SlackRequestHandler, uvicorn, 1 process",

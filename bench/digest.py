@@ -1,20 +1,21 @@
 """How long a digest takes to compute and render, against the raw SQL aggregates of the same numbers.
 
     .venv/bin/python bench/digest.py [--points 1000000] [--requests 100000] [--iterations 20]
+                                     [--cadence weekly|monthly|quarterly]
                                      [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 A fresh database (a SQLite file in a temporary directory; with --postgres a new database on that
 server, dropped afterwards) is migrated and filled by bulk inserts (SQLAlchemy core executemany;
 not timed): 400 metrics × 2,500 days = 1M metric points, and 100k requests over two years with
 their accept/decline/done events. The digest reports 10 of the metrics (last, sum and average
-aggregations mixed) for the last complete week.
+aggregations mixed) for the last complete week (or month, or quarter: --cadence).
 
 Timed, alternating, the median of --iterations runs each:
 
   digest  models.digests.week.compute + handlers.digests.rendering.render (the default template,
           in the sandbox), as a send does before queueing
-  raw     hand-written SQL returning the same numbers: per metric the 8 weekly aggregates (window
-          function for "last"), request counts by kind and action, both medians, the shipped list,
+  raw     hand-written SQL returning the same numbers: per metric the aggregates of the periods the
+          digest charts (8 weeks, 6 months, 5 quarters; window function for "last"), request counts by kind and action, both medians, the shipped list,
           and the standup and approval aggregates (empty here: the queries run all the same)
 
 Checks both give the same numbers, then prints ONE JSON line: both medians, the ratio (target
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import tracemalloc
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 
@@ -44,6 +45,7 @@ import sqlalchemy as sa  # noqa: E402
 from handlers.digests import rendering  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
 from models.digests import Digest, Metric, MetricPoint, week  # noqa: E402
+from models.digests import period as periods  # noqa: E402
 from models.requests import KINDS, Request, RequestEvent  # noqa: E402
 
 TARGET = 1.5
@@ -112,20 +114,24 @@ def fill(engine, *, points: int, requests: int) -> Digest:
     return digest
 
 
-def run_digest(engine, digest: Digest, monday: date) -> dict:
+def run_digest(engine, digest: Digest, period: periods.Period) -> dict:
     with session_scope(engine) as session:
-        context = week.compute(session, digest=digest, monday=monday)
+        context = week.compute(session, digest=digest, period=period)
     rendering.render("", "default", language="en", context=context)
     return context
 
 
-def raw_sql(engine, digest: Digest, monday: date) -> dict:
-    start, end = week.bounds(monday, week.ZoneInfo(digest.timezone))
-    first = monday - timedelta(weeks=week.CHART_WEEKS - 1)
+def raw_sql(engine, digest: Digest, period: periods.Period) -> dict:
+    start, end = period.bounds(week.ZoneInfo(digest.timezone))
+    spans = periods.history(period)
+    first = spans[0].start
     pg = engine.dialect.name == "postgresql"
-    week_of = "((day - :first) / 7)" if pg else "CAST((julianday(day) - julianday(:first)) / 7 AS INTEGER)"
+    if period.kind == "week":
+        week_of = "((day - :first) / 7)" if pg else "CAST((julianday(day) - julianday(:first)) / 7 AS INTEGER)"
+    else:  # calendar months and quarters are not of one length: bucket by their first days
+        week_of = "(CASE " + " ".join(f"WHEN day < '{span.end}' THEN {i}" for i, span in enumerate(spans)) + " END)"
     hours = ("EXTRACT(EPOCH FROM ({b} - {a})) / 3600" if pg else "(julianday({b}) - julianday({a})) * 24")
-    args = {"first": first, "stop": monday + timedelta(days=7), "team": TEAM,
+    args = {"first": first, "stop": spans[-1].end, "team": TEAM,
             "start": start if pg else start.replace(tzinfo=None), "end": end if pg else end.replace(tzinfo=None)}
     out = {"metrics": {}, "requests": {}}
     with engine.connect() as c:
@@ -158,7 +164,7 @@ def raw_sql(engine, digest: Digest, monday: date) -> dict:
             "SELECT number, title, kind FROM request WHERE team_id = :team AND status = 'done' AND done_at >= :start "
             "AND done_at < :end ORDER BY done_at LIMIT 15"), args).all()
         # standups and approvals (the bench workspace has none; the queries still run, as in a digest)
-        args["monday"], args["next"] = monday, monday + timedelta(days=7)
+        args["monday"], args["next"] = period.start, period.end
         out["standups"] = c.execute(sa.text(
             "SELECT COUNT(*), SUM(CASE WHEN a.status = 'answered' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN a.has_blocker THEN 1 ELSE 0 END) FROM standup_run r LEFT JOIN standup_answer a "
@@ -181,7 +187,7 @@ def raw_sql(engine, digest: Digest, monday: date) -> dict:
 
 def same_numbers(context: dict, raw: dict) -> None:
     for metric in context["metrics"]:
-        expected = [raw["metrics"][metric["name"]].get(i) for i in range(week.CHART_WEEKS)]
+        expected = [raw["metrics"][metric["name"]].get(i) for i in range(len(metric["history"]))]
         assert all(a is None and b is None or abs(a - b) < 1e-6 for a, b in zip(metric["history"], expected,
                                                                                strict=True)), metric["name"]
     requests = context["requests"]
@@ -198,6 +204,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--postgres")
+    parser.add_argument("--cadence", choices=periods.CADENCES, default="weekly")
     args = parser.parse_args()
     admin = name = None
     if args.postgres:
@@ -217,23 +224,23 @@ def main() -> None:
         if engine.dialect.name == "sqlite":
             with engine.begin() as c:
                 c.exec_driver_sql("ANALYZE")
-        monday = week.last_complete_week(NOW, week.ZoneInfo(digest.timezone))
-        same_numbers(run_digest(engine, digest, monday), raw_sql(engine, digest, monday))
+        period = periods.last_complete(args.cadence, NOW, week.ZoneInfo(digest.timezone))
+        same_numbers(run_digest(engine, digest, period), raw_sql(engine, digest, period))
         timings = {"digest": [], "raw": []}
         for _ in range(args.iterations):
             for label, function in (("digest", run_digest), ("raw", raw_sql)):
                 began = perf_counter()
-                function(engine, digest, monday)
+                function(engine, digest, period)
                 timings[label].append(perf_counter() - began)
         tracemalloc.start()
-        run_digest(engine, digest, monday)
+        run_digest(engine, digest, period)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         digest_ms = statistics.median(timings["digest"]) * 1000
         raw_ms = statistics.median(timings["raw"]) * 1000
         ratio = digest_ms / raw_ms
         print(json.dumps({
-            "bench": "digest", "database": engine.dialect.name, "metric_points": args.points,
+            "bench": "digest", "database": engine.dialect.name, "cadence": args.cadence, "metric_points": args.points,
             "requests": args.requests, "iterations": args.iterations, "digest_ms": round(digest_ms, 2),
             "raw_sql_ms": round(raw_ms, 2), "ratio": round(ratio, 3), "target": TARGET, "pass": ratio <= TARGET,
             "digest_peak_kib": round(peak / 1024), "process_max_rss_mib": round(

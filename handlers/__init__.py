@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import approvals, digests, errors, events, help, requests, standups
+from handlers import approvals, digests, errors, events, help, outbox, requests, standups
 from handlers.common import Services
 
 __all__ = ["Services", "job_sources", "register"]
@@ -11,6 +11,7 @@ __all__ = ["Services", "job_sources", "register"]
 def register(app: AsyncApp, services: Services) -> None:
     errors.register(app, services)
     help.register(app, services)  # first: Bolt tries listeners in order, and /tandem help is the hot path
+    outbox.register(app, services)
     requests.register(app, services)
     standups.register(app, services)
     approvals.register(app, services)

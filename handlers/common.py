@@ -7,6 +7,7 @@ Listener shapes live in handlers/listeners.py.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import logging
@@ -46,6 +47,8 @@ class Services:
     # without a thread or a query. A language change on another replica shows here within the TTL.
     languages: dict = field(default_factory=dict)
     LANGUAGE_TTL = 300.0
+    # team → (monotonic time fetched, users.list members): handlers/people.py resolves typed @names
+    people: dict = field(default_factory=dict)
     # (team, user group) → (its members, monotonic time Slack said so): approvers' groups, read on the
     # modal submission's ack path (handlers/approvals/chains.py), refreshed by the scheduler.
     usergroups: dict = field(default_factory=dict)
@@ -55,7 +58,9 @@ class Services:
         loop = asyncio.get_running_loop()
         self.busy += 1  # only touched on the event loop thread
         try:
-            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+            # the log context (team, user, listener, request id) goes with the work into the thread
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(self.executor, context.run, functools.partial(fn, *args, **kwargs))
         finally:
             self.busy -= 1
 

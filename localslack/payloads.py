@@ -18,6 +18,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import escaping
+
 if TYPE_CHECKING:
     from .server import LocalSlack
 
@@ -101,6 +103,8 @@ def slash_command(command: str, text: str = "", user_id: str = DEFAULT_USER,
                   slack: LocalSlack | None = None, **extra: str) -> dict[str, str]:
     """The form fields of a slash command (all str), e.g. slash_command("/request", "new")."""
     team_id = _team_id(slack, team_id)
+    if slack is not None:
+        text = escaping.as_sent(slack, command, text)
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,

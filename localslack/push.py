@@ -83,6 +83,18 @@ class PushChannels:
         """What Slack does with an accepted response_url post (flags must be explicit here)."""
         channel_id, message_ts = entry["channel_id"], entry["message_ts"]
         original = self._find_message(channel_id, message_ts) if channel_id and message_ts else None
+        if original is None and message_ts and (_truthy(body.get("delete_original"))
+                                                or _truthy(body.get("replace_original"))):
+            # A click on an ephemeral message: its response_url replaces or deletes that ephemeral
+            # message ("Ephemeral messages can be replaced or deleted with response_url",
+            # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses).
+            mine = next((e for e in self._ephemerals if e["ts"] == message_ts and e["user"] == entry["user_id"]), None)
+            if mine is not None:
+                self._ephemerals.remove(mine)
+                if _truthy(body.get("replace_original")) and not _truthy(body.get("delete_original")):
+                    mine.update(text=body.get("text") or "", blocks=body.get("blocks") or [])
+                    self._ephemerals.append(mine)
+            return
         if _truthy(body.get("delete_original")):
             if original is not None:
                 self._messages[channel_id].remove(original)
@@ -111,6 +123,14 @@ class PushChannels:
                     "via": "response_url",
                 }
             )
+
+    def apply_ack(self, *, user_id: str, channel_id: str, body: dict) -> None:
+        """What Slack does with a slash command's ack that carries a message: shows it to the person
+        (ephemeral, the default) or posts it in the channel (response_type in_channel)
+        (https://docs.slack.dev/interactivity/implementing-slash-commands#responding_immediate_response)."""
+        entry = {"channel_id": channel_id, "user_id": user_id, "message_ts": None}
+        with self._lock:
+            self._apply_response(entry, body)
 
     # =====================================================================================
     # Socket Mode: envelopes

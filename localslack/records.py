@@ -155,6 +155,9 @@ class UploadedFile:
     thread_ts: str | None = None
     initial_comment: str | None = None
     completed: bool = False
+    # files.info calls still to answer "processing" (no mimetype) after completion: until then an
+    # image block cannot show the file (see LocalSlack.file_processing_checks)
+    processing_checks: int = 0
 
 
 class ApiError(Exception):

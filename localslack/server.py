@@ -113,6 +113,7 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
         trigger_ttl: float = TRIGGER_TTL,
         socket_disconnect_grace: float = 1.0,
         max_socket_connections: int = MAX_SOCKET_CONNECTIONS,
+        epoch: Callable[[], float] = time.time,
     ):
         self.bot_token = bot_token
         self.app_token = app_token
@@ -125,6 +126,8 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
         # Replace it with a fake clock to drive those without waiting.
         self.clock = clock
         self.trigger_ttl = trigger_ttl
+        # `epoch` is the unix time message ts are made from (the sandbox passes its moved clock).
+        self.epoch = epoch
 
         # All state below is guarded by _lock: handlers run on the server thread, test code
         # on the test thread.
@@ -142,6 +145,9 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
         self._server: ServerThread | None = None
 
     def _init_world(self) -> None:
+        # command → should_escape, for an install whose settings differ from manifest.yaml (an
+        # app created from an older manifest keeps its settings); see escaping.py
+        self.escape_overrides: dict[str, bool] = {}
         self._users: dict[str, dict] = {}
         self._convs: dict[str, dict] = {}
         self._messages: dict[str, list[dict]] = {}
@@ -153,6 +159,12 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
         self._modal_stacks: dict[str, list[str]] = {}  # user_id -> [view_id, ...]
         self._homes: dict[str, str] = {}  # user_id -> view_id
         self._files: dict[str, UploadedFile] = {}
+        # Slack finishes an upload asynchronously: for a moment after files.completeUploadExternal
+        # the file has no mimetype and an image block naming it is refused ("invalid slack file"),
+        # https://github.com/slackapi/slack-github-action/issues/413 (polling files.info is the
+        # documented way to wait). Worst plausible case: the file turns ready only after this many
+        # files.info calls have seen it still processing, however much time passed.
+        self.file_processing_checks = 1
         self._response_urls: dict[str, dict] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
@@ -428,7 +440,7 @@ class LocalSlack(FaultInjection, SlackLatency, WebApiMethods, PushChannels, Sock
     def _next_ts(self) -> str:
         """Slack-style "seconds.micros", from the wall clock, strictly increasing."""
         with self._lock:
-            self._last_ts_us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
+            self._last_ts_us = max(int(self.epoch() * 1_000_000), self._last_ts_us + 1)
             seconds, micros = divmod(self._last_ts_us, 1_000_000)
             return f"{seconds}.{micros:06d}"
 

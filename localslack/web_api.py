@@ -46,6 +46,7 @@ class WebApiMethods:
         if self.bot_user_id not in conv["members"]:
             raise ApiError("not_in_channel")
         self._check_content(args)
+        self._check_slack_files(args.get("blocks"))
         extra = {"metadata": args["metadata"]} if args.get("metadata") else {}
         msg = self._store_message(
             conv["id"],
@@ -361,6 +362,15 @@ class WebApiMethods:
         self._homes[user] = view["id"]  # type: ignore[index]
         return {"view": copy.deepcopy(view)}
 
+    def close_view(self, user_id: str, view_id: str) -> None:
+        """The user pressed a pushed view's back/close: that view and the ones above it go."""
+        with self._lock:
+            stack = self._modal_stacks.get(user_id, [])
+            if view_id in stack:
+                del stack[stack.index(view_id):]
+            if not stack:
+                self._modal_stacks.pop(user_id, None)
+
     def close_modals(self, user_id: str) -> None:
         """The user closed their modal(s)."""
         with self._lock:
@@ -447,6 +457,7 @@ class WebApiMethods:
             upload.thread_ts = args.get("thread_ts")
             upload.initial_comment = args.get("initial_comment")
             upload.completed = True
+            upload.processing_checks = self.file_processing_checks
             file_objects.append(
                 {
                     "id": upload.id,
@@ -468,6 +479,42 @@ class WebApiMethods:
                 extra={"files": copy.deepcopy(file_objects), "upload": True},
             )
         return {"files": file_objects}
+
+    def _file_object(self, upload: UploadedFile) -> dict:
+        ready = upload.processing_checks <= 0
+        url = f"{self.url}/files-pri/{upload.id}/{upload.filename}"
+        return {"id": upload.id, "name": upload.filename, "title": upload.title or upload.filename,
+                "mimetype": ("image/png" if upload.filename.endswith(".png") else "application/octet-stream")
+                if ready else "", "size": len(upload.content or b""), "user": self.bot_user_id,
+                "is_public": False, "url_private": url, "url_private_download": url,
+                "shares": {"public": {upload.channel_id: [{"ts": upload.thread_ts}]}} if upload.channel_id else {}}
+
+    def _api_files_info(self, args: dict) -> dict:
+        """https://docs.slack.dev/reference/methods/files.info: file_not_found for an id that was
+        never completed. While Slack is still processing the file its mimetype is empty."""
+        upload = self._files.get(str(args.get("file") or ""))
+        if upload is None or not upload.completed:
+            raise ApiError("file_not_found")
+        answer = self._file_object(upload)
+        if upload.processing_checks > 0:
+            upload.processing_checks -= 1
+        return {"file": answer}
+
+    def _check_slack_files(self, blocks) -> None:
+        """An image block's slack_file must name a completed, processed image the bot can see
+        (https://docs.slack.dev/reference/block-kit/composition-objects/slack-file-object); else
+        Slack refuses the message as invalid_blocks, naming the block."""
+        errors = []
+        for index, block in enumerate(blocks or []):
+            slack_file = block.get("slack_file") if isinstance(block, dict) and block.get("type") == "image" else None
+            if slack_file is None:
+                continue
+            upload = self._files.get(str(slack_file.get("id") or ""))
+            if upload is None or not upload.completed or upload.processing_checks > 0 or \
+                    not upload.filename.lower().endswith((".png", ".jpg", ".jpeg", ".gif")):
+                errors.append(f"invalid slack file [json-pointer:/blocks/{index}/slack_file]")
+        if errors:
+            raise ApiError("invalid_blocks", errors=errors, response_metadata={"messages": errors})
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,8 +17,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
+
+from metrics import SQLITE_WRITE_WAIT
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_LOCK = 0x7A4D3F  # advisory lock id: one migrator at a time per PostgreSQL database
@@ -66,10 +69,13 @@ class WriteTurns:
         with self._lock:
             if not self._held:
                 self._held = True
+                SQLITE_WRITE_WAIT.observe(0.0)
                 return
             turn = threading.Event()
             self._waiting.append(turn)
+        started = time.perf_counter()
         if turn.wait(self.timeout):
+            SQLITE_WRITE_WAIT.observe(time.perf_counter() - started)
             return
         with self._lock:
             if turn.is_set():  # handed over just as the wait ran out
@@ -89,7 +95,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             # No pre-ping: a SQLite file does not drop connections, and the ping is a query per checkout.
-            url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS}
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS}, poolclass=CountingPool
         )
 
         @event.listens_for(engine, "connect")
@@ -126,7 +132,27 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
                 turns.release()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, poolclass=CountingPool)
+
+
+class CountingPool(QueuePool):
+    """SQLAlchemy's QueuePool that knows how many threads wait for a connection now (for /metrics):
+    once every connection is out, a checkout waits up to pool_timeout."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    def _do_get(self):
+        with self._waiting_lock:
+            self.waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            with self._waiting_lock:
+                self.waiting -= 1
+
 
 
 @contextmanager

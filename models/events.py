@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
+from models import keys
 from models.db import UTCDateTime, insert_once
+from models.outbox import OutboxMessage
 
 KEEP_FOR = timedelta(days=3)  # Slack retries within minutes; a few days is plenty
 
@@ -28,3 +30,19 @@ def first_delivery(session: Session, *, event_id: str, team_id: str, now: dateti
 def forget_old(session: Session, *, now: datetime) -> int:
     result = session.execute(sa.delete(HandledEvent).where(HandledEvent.received_at < now - KEEP_FOR))
     return result.rowcount
+
+
+HELP_EVERY = timedelta(hours=1)
+
+
+def dm_help_key(session: Session, *, team_id: str, user_id: str, now: datetime) -> str | None:
+    """The outbox key for answering a person's DM to Tandem, or None if they had an answer within
+    the hour (a chat with the bot must not get a help message per line).
+
+    The key holds the UTC hour, so Slack's retries and two replicas queue one answer; the lookup
+    of the previous hour's answer makes it "once an hour" rather than "once per clock hour".
+    """
+    prefix = keys.dm_help(team_id, user_id, "")
+    recent = session.exec(select(OutboxMessage.id).where(
+        OutboxMessage.key.startswith(prefix, autoescape=True), OutboxMessage.created_at > now - HELP_EVERY)).first()
+    return None if recent else keys.dm_help(team_id, user_id, now.strftime("%Y%m%d%H"))

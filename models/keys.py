@@ -44,6 +44,13 @@ request_change = Key("request:{request_id}:event:{event_id}:{what}")  # what: "t
 requests_config_saved = Key("requests:config:{team_id}:{view_id}")
 sla_reminder = Key("requests:sla:{team_id}:{day}")  # day: the local date
 
+# activities (requests of kind activity with goals)
+activity_progress = Key("activity:{request_id}:progress:{day}")  # the day's line in the card's thread
+activity_card = Key("{card}:progress:{day}")  # the card edited in place with the day's progress
+activity_dm = Key("activity:{request_id}:dm:{what}:{user}")  # what: "at_risk", "no_data.0", "review.ask", …
+activity_review_post = Key("activity:{request_id}:review:{where}")  # where: "thread", "triage"
+activity_template_saved = Key("activity:{request_id}:template")
+
 # approvals
 approval_card = Key("approval:{run_id}:{stage}:{seat}:card")  # a seat's card (to the approver or their deputy)
 approval_dm = Key("approval:{run_id}:dm:{about}:{user}")  # about: "started", a decision id, "reset:{round}", …
@@ -58,10 +65,13 @@ standup_answer = Key("standup:run:{run_id}:report:answer:{user_id}")  # in the r
 standup_saved = Key("standups:saved:{view_id}:{view_hash}")
 
 # digests
-digest_send = Key("digests:{digest_id}:{period_start}:{slot}")  # the first message of a week's digest
+# The first message of a period's digest; period: 2026-W46, 2026-11, 2026-Q4 (sends recorded before
+# 0013 keep the Monday's date in their stored message_key, and are found by it).
+digest_send = Key("digests:{digest_id}:{period}:{slot}")
 digest_part = Key("{first}:{index}")  # its index-th message (1, 2, …), in the first one's thread
 digest_owner_notice = Key("{first}:owner")  # the owner told the team template broke
 digest_saved = Key("digests:saved:{digest_id}:{view_id}")
+digest_template_saved = Key("digests:template:{digest_id}:{view_id}")  # the owner told a template version was saved
 metric_import_report = Key("digests:import:{view_id}")
 
 
@@ -76,3 +86,6 @@ def handed_over(card: str, deputy: str = "") -> str:
     """A copy of a waiting approval card sent to a deputy when the delegation was set (with no
     deputy given: what the keys of all the card's copies start with)."""
     return f"{card}:to:{deputy}"
+
+# direct messages to Tandem (message.im)
+dm_help = Key("dm_help:{team_id}:{user_id}:{hour}")  # hour: UTC "YYYYMMDDHH"; the answer to a DM

@@ -15,6 +15,8 @@ from sqlmodel import Field, Session, SQLModel, select
 from models.db import UTCDateTime, insert_missing, insert_once
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+DROPPED = "dropped"  # failed for good, and an admin chose not to send it (/tandem outbox → Drop)
+ARCHIVED = "archived"  # a post sent long ago, kept as a reference (channel, ts) without its arguments
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 
@@ -149,7 +151,8 @@ def was_queued(session: Session, *, key: str) -> bool:
 def is_live(session: Session, *, key: str) -> bool:
     """Was a message queued under `key` that is sent or still going (not failed)? Edits may refer to it."""
     return session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key,
-                                                       OutboxMessage.status != FAILED)).first() is not None
+                                                       OutboxMessage.status.not_in((FAILED, DROPPED)))
+                       ).first() is not None
 
 
 def message_ref(session: Session, *, key: str) -> tuple[str, str] | None:
@@ -158,3 +161,53 @@ def message_ref(session: Session, *, key: str) -> tuple[str, str] | None:
     if row is None or row.ts is None:
         return None
     return row.channel, row.ts
+
+
+def release(session: Session, *, message_id: int, error: str) -> None:
+    """Give a claimed row back untouched, as if it had not been tried (Slack refused the token:
+    the message is not at fault, and goes once the token works again)."""
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING)
+        .values(status=PENDING, attempts=OutboxMessage.attempts - 1,
+                lease_until=None, last_error=error[:500])
+    )
+
+
+# -- failed for good: seen and recovered by an admin (/tandem outbox, ./tandem outbox) -------------
+def failed_messages(session: Session, *, team_id: str | None = None, limit: int = 20) -> list[OutboxMessage]:
+    """The messages that failed for good, oldest first (one team's, or all)."""
+    query = select(OutboxMessage).where(OutboxMessage.status == FAILED)
+    if team_id is not None:
+        query = query.where(OutboxMessage.team_id == team_id)
+    return list(session.exec(query.order_by(OutboxMessage.id).limit(limit)))
+
+
+def count_failed(session: Session, *, team_id: str | None = None) -> int:
+    query = select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status == FAILED)
+    if team_id is not None:
+        query = query.where(OutboxMessage.team_id == team_id)
+    return session.exec(query).one()
+
+
+def retry_failed(session: Session, *, message_id: int, now: datetime, team_id: str | None = None) -> bool:
+    """Send a failed message again, now. False when it is not failed (any more): a second click,
+    or another admin was first. The conditional UPDATE is what makes one click count once.
+
+    Its first attempt time is kept and its attempts count as one, so the next try of a post first
+    looks in Slack for an earlier attempt that arrived after all (delivery._find_post)."""
+    return _leave_failed(session, message_id=message_id, team_id=team_id,
+                         values={"status": PENDING, "attempts": 1, "next_attempt_at": now, "lease_until": None})
+
+
+def drop_failed(session: Session, *, message_id: int, team_id: str | None = None) -> bool:
+    """Give up a failed message for good (it stays, as dropped, until retention prunes it).
+    False when it is not failed (any more)."""
+    return _leave_failed(session, message_id=message_id, team_id=team_id, values={"status": DROPPED})
+
+
+def _leave_failed(session: Session, *, message_id: int, team_id: str | None, values: dict) -> bool:
+    where = [OutboxMessage.id == message_id, OutboxMessage.status == FAILED]
+    if team_id is not None:
+        where.append(OutboxMessage.team_id == team_id)
+    return session.execute(sa.update(OutboxMessage).where(*where).values(**values)).rowcount == 1

@@ -18,6 +18,9 @@ class Workspace(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     language: str = Field(default="en", max_length=8)
     timezone: str = Field(default="UTC", max_length=64)
+    # ISO 4217 code of the money metrics' currency, set by `/tandem currency`; "" falls back to the
+    # DEFAULT_CURRENCY setting. Never guessed from the language or the zone.
+    currency: str = Field(default="", sa_column=sa.Column(sa.String(3), nullable=False, server_default=""))
     admin_user_ids: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
@@ -108,5 +111,30 @@ def set_language(
     if language is None:
         raise RuleError("unknown_language", given=language_text, choices="en, zh-CN")
     workspace.language, workspace.updated_at = language, now
+    session.add(workspace)
+    return workspace
+
+
+def parse_currency(text: str) -> str | None:
+    """`cny`, `CNY` → CNY (any ISO 4217 code Babel knows); `none`/`clear` → "" (back to the default)."""
+    from babel.numbers import list_currencies
+
+    value = text.strip().upper()
+    if value in {"NONE", "CLEAR", "DEFAULT"}:
+        return ""
+    return value if len(value) == 3 and value in list_currencies() else None
+
+
+def set_currency(
+    session: Session, *, team_id: str, actor: str, member: Member | None, currency_text: str,
+    settings_admins: frozenset[str], now: datetime,
+) -> Workspace:
+    workspace = get_workspace(session, team_id=team_id, now=now)
+    if not is_admin(workspace, member, user_id=actor, settings_admins=settings_admins):
+        raise RuleError("not_admin")
+    currency = parse_currency(currency_text)
+    if currency is None:
+        raise RuleError("unknown_currency", given=currency_text[:20])
+    workspace.currency, workspace.updated_at = currency, now
     session.add(workspace)
     return workspace

@@ -16,14 +16,11 @@ import json
 import logging
 from datetime import UTC, datetime
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 
 import jinja2
 import yaml
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
 
 from templates.cutting import clip_surface, cut
 
@@ -33,7 +30,6 @@ log = logging.getLogger("tandem.templates")
 HERE = Path(__file__).resolve().parent
 BLOCKS_DIR = HERE / "blocks"
 LOCALE_DIR = HERE / "locale"
-DOMAIN = "tandem"
 LANGUAGES = ("en", "zh_CN")
 
 
@@ -87,6 +83,11 @@ def _mention(user_id: str) -> Raw:
     return Raw(f"<@{user_id}>")
 
 
+def _mentions(user_ids) -> Raw:
+    """Several people, comma-separated: `join` would turn the mentions back into escaped text."""
+    return Raw(", ".join(_mention(user_id) for user_id in user_ids))
+
+
 def _channel(channel_id: str) -> Raw:
     channel_id = str(channel_id)
     return Raw(f"<#{channel_id}>") if channel_id.isalnum() else Raw(escape_mrkdwn(channel_id))
@@ -113,6 +114,14 @@ def _fit(value, limit: int, escape: bool = True) -> Raw:
     return Raw(cut(text, limit))
 
 
+def _num(value, places: int = 2) -> str:
+    """A number as people read it: thousands separated, at most `places` decimals, no trailing zeros."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _plain(text) -> Raw:
     """For plain_text inputs' initial values: the user's own text, back unchanged."""
     return Raw("" if text is None else str(text))
@@ -120,43 +129,37 @@ def _plain(text) -> Raw:
 
 @cache
 def translations(language: str) -> NullTranslations:
-    """All catalogs of a language (one .po file per capability), compiled in memory."""
-    po_paths = sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
-    if language == "en" or not po_paths:
-        return NullTranslations()
-    merged = None
-    for po_path in po_paths:
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=language)
-        if merged is None:
-            merged = catalog
-        else:
-            for message in catalog:
-                if message.id:
-                    merged[message.id] = message
-    buffer = BytesIO()
-    write_mo(buffer, merged)  # compiled in memory: no .mo files to build or commit
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    """The one catalog of a language (templates/locale/<lang>/LC_MESSAGES/tandem.po), compiled once
+    per process; see templates/i18n.py for how it is kept and why it is compiled at first use."""
+    from templates import i18n  # not at the top: `python -m templates.i18n` must import it first
+
+    return i18n.load(language, LOCALE_DIR)
 
 
-def _gettext_for(language: str):
+def _params(params: dict) -> dict:
+    return {k: v if isinstance(v, Raw | Emitted | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
+
+
+def _gettext_for(language: str) -> dict:
+    """The gettext functions templates call, by name: `_`, `gettext`, `ngettext`, `pgettext`,
+    `npgettext`. Parameters are escaped like any other value; a plural's count is `num` unless named."""
     source = translations(language)
 
     def gettext(message: str, **params) -> Raw:
         text = source.gettext(message)
-        if params:
-            safe = {k: v if isinstance(v, Raw | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
-            text = text % safe
-        return Raw(text)
+        return Raw(text % _params(params) if params else text)
 
     def ngettext(singular: str, plural: str, n: int, **params) -> Raw:
-        text = source.ngettext(singular, plural, n)
-        safe = {k: v if isinstance(v, Raw | int | float) else escape_mrkdwn(str(v)) for k, v in params.items()}
-        safe.setdefault("num", n)
-        return Raw(text % safe)
+        return Raw(source.ngettext(singular, plural, n) % {"num": n, **_params(params)})
 
-    return gettext, ngettext
+    def pgettext(context: str, message: str, **params) -> Raw:
+        text = source.pgettext(context, message)
+        return Raw(text % _params(params) if params else text)
+
+    def npgettext(context: str, singular: str, plural: str, n: int, **params) -> Raw:
+        return Raw(source.npgettext(context, singular, plural, n) % {"num": n, **_params(params)})
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "pgettext": pgettext, "npgettext": npgettext}
 
 
 def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environment] | None = None) -> jinja2.Environment:
@@ -171,8 +174,8 @@ def _make_environment(loader: jinja2.BaseLoader, sandbox: type[jinja2.Environmen
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.filters.update(mention=_mention, channel=_channel, plain=_plain, slack_date=_slack_date,
-                       emitted=Emitted, fit=_fit)
+    env.filters.update(mention=_mention, mentions=_mentions, channel=_channel, plain=_plain, slack_date=_slack_date,
+                       emitted=Emitted, fit=_fit, num=_num)
     return env
 
 
@@ -181,9 +184,8 @@ _ENV = _make_environment(jinja2.FileSystemLoader(str(BLOCKS_DIR)))
 
 def render_text(template: str, *, language: str, **context) -> str:
     """Render a template to its YAML text (before parsing). Mainly for tests and previews."""
-    gettext, ngettext = _gettext_for(language if language in LANGUAGES else "en")
     tmpl = _ENV.get_template(template)
-    return tmpl.render(_=gettext, gettext=gettext, ngettext=ngettext, language=language, **context)
+    return tmpl.render(**_gettext_for(language if language in LANGUAGES else "en"), language=language, **context)
 
 
 def render(template: str, *, language: str, **context) -> dict:

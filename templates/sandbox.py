@@ -123,14 +123,20 @@ def _line_of(exc: BaseException, filename: str) -> int | None:
     return None
 
 
-def render_text(team_dir: str, filename: str, language: str, context: dict) -> tuple:
+def render_text(team_dir: str, filename: str, language: str, context: dict, source: str | None = None) -> tuple:
     """("text", the output) or ("problem", line, error, limit): plain values, as they cross from the
-    child process. The output stops once it passes OUTPUT_LIMIT."""
-    gettext, ngettext = templates._gettext_for(language if language in templates.LANGUAGES else "en")
+    child process. The output stops once it passes OUTPUT_LIMIT. With `source` (a template a team
+    edited in Slack, kept in the database) that text is the template `filename`; it may include or
+    extend the team's files and Tandem's default as a file template may."""
+    words = templates._gettext_for(language if language in templates.LANGUAGES else "en")
     pieces, size = [], 0
+    env = environment(team_dir)
+    if source is not None:
+        # named `filename` (not "<template>" as a DictLoader's would be): errors are traced to its lines
+        edited = jinja2.FunctionLoader(lambda name: (source, filename, lambda: True) if name == filename else None)
+        env = env.overlay(loader=jinja2.ChoiceLoader([edited, env.loader]))
     try:
-        for piece in environment(team_dir).get_template(filename).generate(
-                _=gettext, gettext=gettext, ngettext=ngettext, language=language, **context):
+        for piece in env.get_template(filename).generate(**words, language=language, **context):
             size += len(piece)
             if size > OUTPUT_LIMIT:
                 return "problem", None, f"more than {OUTPUT_LIMIT:,} characters of output", "output"
@@ -184,7 +190,7 @@ def _take_child() -> subprocess.Popen:
     return child
 
 
-def render_in_child(team_dir: str, filename: str, language: str, context: dict, *,
+def render_in_child(team_dir: str, filename: str, language: str, context: dict, source: str | None = None, *,
                     seconds: float = TIME_LIMIT) -> tuple:
     """render_text() in a child process; LimitExceeded when it has not answered within `seconds`
     of starting to render, or stopped without answering (out of memory)."""
@@ -194,7 +200,7 @@ def render_in_child(team_dir: str, filename: str, language: str, context: dict, 
         child.wait()
         raise RuntimeError(f"the template process did not start (exit code {child.returncode})")
     try:
-        answer, _ = child.communicate(pickle.dumps((team_dir, filename, language, context)), timeout=seconds)
+        answer, _ = child.communicate(pickle.dumps((team_dir, filename, language, context, source)), timeout=seconds)
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()

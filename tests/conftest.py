@@ -224,6 +224,7 @@ def tandem(request, running_tandems, database_url, slack) -> RunningTandem:
         running_tandems[backend] = RunningTandem(make_settings(slack, database_url)).start()
     running = running_tandems[backend]
     running.services.languages.clear()  # the tables were emptied; so is what the app remembered
+    running.services.people.clear()  # and Slack's users were reset
     running.services.usergroups.clear()
     RunningTandem.current = running
     yield running

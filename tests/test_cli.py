@@ -21,8 +21,11 @@ def test_help_lists_the_modes(repo_root, tmp_path):
     assert "socket" in result.stdout and "http" in result.stdout and "migrate" in result.stdout
 
 
-def test_socket_mode_without_credentials_names_each_and_exits_2(repo_root, tmp_path):
-    result = run_bot(repo_root, tmp_path, "run")
+@pytest.mark.parametrize("how", [{"TANDEM_MODE": "socket"}, {"args": ["--mode", "socket"]}])
+def test_socket_mode_without_credentials_names_each_and_exits_2(repo_root, tmp_path, how):
+    # A mode asked for explicitly: a misconfigured production bot never starts the sandbox instead.
+    env = {k: v for k, v in how.items() if k != "args"}
+    result = run_bot(repo_root, tmp_path, "run", *how.get("args", []), **env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
@@ -72,3 +75,12 @@ def test_a_broken_approvals_file_is_a_clear_error_not_a_traceback(repo_root, tmp
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "approvals.yaml is not a valid chain: Stage “Finance” has no approvers." in result.stderr
+
+
+def test_an_unknown_log_level_is_a_clear_line_and_exit_2(repo_root, tmp_path):
+    result = run_bot(repo_root, tmp_path, "check", LOG_LEVEL="verbose")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (got 'verbose')" in result.stderr
+    assert run_bot(repo_root, tmp_path, "migrate", LOG_LEVEL="debug",
+                   DATABASE_URL=f"sqlite:///{tmp_path}/m.db").returncode == 0  # any case is fine

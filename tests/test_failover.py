@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 import templates
 from clock import utcnow
-from localslack.payloads import state_value
+from localslack.payloads import action, state_value
 from models import workspaces
 from models.db import make_engine, session_scope
 from models.digests import Digest, digests
@@ -128,6 +128,9 @@ def test_a_change_saved_on_the_standby_reaches_the_active_scheduler_within_secon
     for words in ("pause app-team", "resume app-team", "delete app-team"):
         response = sender.command("/standup", words, user_id=ADMIN)
         assert response.status == 200
+    question = response.json()  # delete asks first: the Delete button (past Slack's confirm dialog) deletes
+    sender.action(ADMIN, [action("standup_delete")], message={**question, "ts": "1700000000.000100"},
+                  container={"type": "message", "is_ephemeral": True, "channel_id": REPORT})
     reaches_active("the last standup deleted", lambda jobs: "standups:tick" not in jobs)
     assert role(standby) == "standby" and role(active) == "active"
     assert max(lags) < 5.0, lags

@@ -1,6 +1,5 @@
 """Outbox keys are stored in the outbox: their formats are a schema, pinned here."""
 
-from datetime import date
 
 from models import keys
 
@@ -16,7 +15,7 @@ def test_the_stored_formats_stay_as_they_are():
     assert keys.handed_over(approval, "U2").startswith(keys.handed_over(approval))
     assert keys.approval_dm(4, "reset:2", "U3") == "approval:4:dm:reset:2:U3"
     assert keys.standup_answer(9, "U1") == "standup:run:9:report:answer:U1"
-    assert keys.digest_send(5, date(2026, 11, 16), "scheduled") == "digests:5:2026-11-16:scheduled"
+    assert keys.digest_send(5, "2026-W47", "scheduled") == "digests:5:2026-W47:scheduled"
 
 
 def test_a_thread_reply_finds_its_request_only_under_a_card():

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
+import logs
 from clock import utcnow
 from models.db import session_scope
 from models.schedule import schedule_changed
@@ -230,3 +231,42 @@ def test_a_failure_in_the_watcher_is_logged_and_the_role_restarts(engine, databa
         assert scheduler.role() == "active" and scheduler._aps.get_job("test:a")
     finally:
         scheduler.stop()
+
+
+def test_runs_are_counted_timed_and_logged_with_their_job_key(engine, database_url, caplog):
+    """Metrics: a catch-up run after downtime is started, finished, 20 minutes late, and a catch-up;
+    a run that fails counts as failed. Its log lines name the job key."""
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    def broken(due_at, now):
+        logging.getLogger("tandem.test").warning("the job says something")
+        raise RuntimeError("broken job")
+
+    before = {state: value("tandem_scheduler_runs_total", job="test", state=state)
+              for state in ("started", "finished", "failed")}
+    lateness = value("tandem_scheduler_lateness_seconds_sum", job="test")
+    catch_up = value("tandem_scheduler_catch_up_runs_total", job="test")
+    runs: list = []
+    scheduler = Scheduler(engine, database_url, grace=timedelta(hours=1), clock=Clock(local(2026, 11, 23, 9, 50)),
+                          **FAST)
+    scheduler.add_source(daily_job(runs))
+    scheduler.add_source(lambda session, now: [Job(key="test:broken", trigger=NINE_THIRTY, run=broken)])
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    handler.addFilter(logs.ContextFilter())
+    logging.getLogger("tandem.test").addHandler(handler)
+    try:
+        started(scheduler).stop()
+    finally:
+        logging.getLogger("tandem.test").removeHandler(handler)
+    assert runs == [local(2026, 11, 23, 9, 30)]
+    grew = {state: value("tandem_scheduler_runs_total", job="test", state=state) - before[state]
+            for state in before}
+    assert grew == {"started": 2, "finished": 1, "failed": 1}
+    assert value("tandem_scheduler_lateness_seconds_sum", job="test") - lateness == 2 * 20 * 60
+    assert value("tandem_scheduler_catch_up_runs_total", job="test") - catch_up == 1
+    assert [record.job_key for record in records] == ["test:broken"]

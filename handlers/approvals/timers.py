@@ -7,7 +7,7 @@ escalation one `once` event per (run, stage), so a sweep that runs twice sends n
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -16,8 +16,9 @@ from clock import utcnow
 from handlers.approvals import running
 from handlers.approvals.chains import user_exists
 from handlers.common import Services, cached_language
+from handlers.people import resolve_user
 from handlers.requests.handover import as_template
-from models import keys, mentions
+from models import keys
 from models.approvals.flow import deputy_of, pending_seats, record, running_runs, set_delegation
 from models.db import session_scope
 from models.errors import RuleError
@@ -25,6 +26,12 @@ from models.requests import Request
 from scheduler import Job
 
 SWEEP_MINUTES = 5
+# The sweep's interval counts from a fixed start, so its fire times (:00, :05, … UTC) are the same on
+# every replica and after a restart: the scheduler's catch-up on start then finds the last one inside
+# its grace window and sweeps at once, instead of five minutes after start (an interval counted from
+# creation has no fire time in the past). What fell due during any downtime is in the tables, so that
+# first sweep sends it; the `once` key keeps an escalation to one however many sweeps see it.
+SWEEP_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def sweep(services: Services, *, now: datetime) -> int:
@@ -63,7 +70,8 @@ def job_sources(services: Services) -> list:
         sweep(services, now=now)
 
     def source(session, now):
-        yield Job(key="approvals:sweep", trigger=IntervalTrigger(minutes=SWEEP_MINUTES, timezone="UTC"), run=run)
+        yield Job(key="approvals:sweep", trigger=IntervalTrigger(minutes=SWEEP_MINUTES, start_date=SWEEP_FROM,
+                                                                      timezone="UTC"), run=run)
 
     return [source]
 
@@ -73,14 +81,15 @@ def delegate(services: Services, *, command: dict, words: list[str]) -> dict:
     team_id, user_id = command["team_id"], command["user_id"]
     language = services.language_of(team_id, user_id)
     now = utcnow()
+    clear = bool(words) and words[0].lower() == "clear"
+    if not clear and (len(words) != 3 or words[1].lower() != "until"):
+        raise RuleError("approvals.delegate_usage")
+    deputy = None if clear else resolve_user(services, team_id, words[0])  # users.list, outside a transaction
     with session_scope(services.engine) as session:
         today = now.astimezone(running.zone(services, session, team_id)).date()
-        if words and words[0].lower() == "clear":
+        if clear:
             set_delegation(session, team_id=team_id, approver=user_id, deputy=None, until=None, today=today, now=now)
             return templates.render("approvals/notice.yaml.j2", language=language, kind="delegation_cleared")
-        deputy = mentions.user_id(words[0]) if words else None
-        if not deputy or len(words) != 3 or words[1].lower() != "until":
-            raise RuleError("approvals.delegate_usage")
         try:
             until = date.fromisoformat(words[2])
         except ValueError:

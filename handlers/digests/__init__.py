@@ -8,7 +8,7 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from handlers.common import Services
-from handlers.digests import digest_commands, importing, metric_commands, sending
+from handlers.digests import digest_commands, importing, metric_commands, sending, template_editing
 from handlers.digests.api import MetricsApi
 from handlers.listeners import ack_with, command_listener
 from templates import sandbox
@@ -65,8 +65,10 @@ def register(app: AsyncApp, services: Services) -> None:
         services, usage_template="digests/usage.yaml.j2", default="help", usage_context={"which": "digest"},
         ack_then=_with_language({"new": d.open_new, "edit": d.edit, "pause": d.pause, "resume": d.resume,
                                  "delete": d.delete, "preview": d.preview, "send": d.send_now, "resend": d.resend,
-                                 "template": d.template_check}),
+                                 "template": template_editing.template_command}),
         ack_with=_with_language({"list": d.list_digests})))
 
     app.view("metric_import")(ack_with(services, importing.submit_import))
     app.view("digest_new")(ack_with(services, d.submit_new))
+    app.view("digest_template")(ack_with(services, template_editing.submit))
+    services.delivery.late[sending.CHART] = functools.partial(sending.chart_args, services)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import templates
 from clock import utcnow
+from handlers import metric_words as wording
 from handlers.common import Services, open_modal, zone_of
 from models.db import session_scope
 from models.digests import metrics, week
@@ -39,7 +40,9 @@ def define(services: Services, *, command: dict, rest: str, language: str) -> di
     with session_scope(services.engine) as session:
         metrics.define_metric(session, team_id=command["team_id"], actor=command["user_id"], definition=definition,
                               now=utcnow())
-    return notice(language, "metric_defined", name=definition.name, label=definition.label, unit=definition.unit,
+        currency = wording.currency_of(services, session, command["team_id"])
+    shown = wording.metric(vars(definition), language=language, currency=currency)
+    return notice(language, "metric_defined", name=definition.name, label=shown["label"], unit=shown["unit"],
                   target=definition.target, direction=definition.direction, aggregation=definition.aggregation)
 
 
@@ -55,14 +58,17 @@ def record(services: Services, *, command: dict, rest: str, language: str) -> di
         day = metrics.parse_day(words[2], today=today) if len(words) == 3 else today
         new = metrics.record_point(session, metric=metric, day=day, value=value, actor=command["user_id"],
                                    source="command", now=now)
-        name, unit = metric.name, metric.unit
+        name, unit = metric.name, wording.metric(metric.model_dump(), language=language,
+                                               currency=wording.currency_of(services, session, command["team_id"]))["unit"]
     return notice(language, "point_recorded" if new else "point_replaced", name=name, value=value, unit=unit,
                   day=day.isoformat())
 
 
 def list_metrics(services: Services, *, command: dict, rest: str, language: str) -> dict:
     with session_scope(services.engine) as session:
-        rows = [m.model_dump() for m in metrics.metrics_by_name(session, team_id=command["team_id"]).values()]
+        currency = wording.currency_of(services, session, command["team_id"])
+        rows = [wording.metric(m.model_dump(), language=language, currency=currency)
+                for m in metrics.metrics_by_name(session, team_id=command["team_id"]).values()]
     presets = [name for name in metrics.PRESETS if name not in {r["name"] for r in rows}]
     return templates.render("digests/metric_list.yaml.j2", language=language, rows=rows, presets=presets)
 
@@ -84,7 +90,8 @@ def show(services: Services, *, command: dict, rest: str, language: str) -> dict
         this_monday = now.astimezone(zone).date() - timedelta(days=now.astimezone(zone).weekday())
         first = this_monday - timedelta(weeks=weeks - 1)
         values = week.weekly_values(session, metric=metric, first=first, weeks=weeks)
-        m = metric.model_dump()
+        m = wording.metric(metric.model_dump(), language=language,
+                         currency=wording.currency_of(services, session, command["team_id"]))
     rows = []
     for index, value in enumerate(values):
         previous = values[index - 1] if index else None

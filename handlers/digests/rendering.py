@@ -19,6 +19,7 @@ from templates.blockkit import SECTION_TEXT, check_surface
 from templates.cutting import cut
 
 DEFAULT = "default"
+SLACK_EDITED = "edited-in-slack.yaml.j2"  # the file name a template kept in the database renders under
 BLOCKS_PER_MESSAGE = 45  # under Slack's 50, leaving room for a continuation note
 
 
@@ -51,13 +52,15 @@ def exists(team_dir: str, name: str) -> bool:
     return name == DEFAULT or bool(team_dir) and (Path(team_dir) / template_file(name)).is_file()
 
 
-def render(team_dir: str, name: str, *, language: str, context: dict) -> list[dict]:
-    """The digest as one or more messages (the first is the digest; the rest go in its thread)."""
-    if not exists(team_dir, name):
+def render(team_dir: str, name: str, *, language: str, context: dict, source: str | None = None) -> list[dict]:
+    """The digest as one or more messages (the first is the digest; the rest go in its thread).
+    With `source`, that text (a template edited in Slack) is the template, `name` what it is called."""
+    if source is None and not exists(team_dir, name):
         raise TemplateProblem(name, None, "no such template")
-    arguments = (team_dir, template_file(name), language, context)
-    try:  # a team's directory may hold any template: render in the sandbox's child process
-        outcome, *found = sandbox.render_in_child(*arguments) if team_dir else sandbox.render_text(*arguments)
+    arguments = (team_dir, SLACK_EDITED if source is not None else template_file(name), language, context, source)
+    try:  # a team's template may do anything: render it in the sandbox's child process
+        outcome, *found = sandbox.render_in_child(*arguments) if team_dir or source is not None \
+            else sandbox.render_text(*arguments)
     except sandbox.LimitExceeded as stopped:
         raise TemplateProblem(name, None, str(stopped), limit=stopped.limit) from None
     if outcome == "problem":

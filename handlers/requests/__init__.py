@@ -6,14 +6,14 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.common import Services
 from handlers.listeners import command_listener
-from handlers.requests import config, filing, finding, triage
+from handlers.requests import activities, config, filing, finding, triage
 from handlers.requests.finding import home_context
 from handlers.requests.triage import on_message
 
 __all__ = ["home_context", "job_sources", "on_message", "register"]
 
 def job_sources(services: Services) -> list:
-    return [*config.job_sources(services)]
+    return [*config.job_sources(services), *activities.job_sources(services)]
 
 
 def register(app: AsyncApp, services: Services) -> None:

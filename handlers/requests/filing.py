@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +16,8 @@ import templates
 from clock import utcnow
 from handlers.common import Services, form_values, metadata_of, open_modal, respond, rule_error_message
 from handlers.listeners import Outcome, ack_then, ack_with
-from handlers.requests import handover, notify
+from handlers.requests import goals, handover, notify
+from models.activities.goals import MAX_GOALS, TARGET_LENGTH, ensure_metrics, form_lines
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import PRIORITIES
@@ -35,12 +37,20 @@ def _metadata_text(metadata: dict) -> str:
 
 
 def modal(services: Services, *, language: str, kind: str, mode: str, metadata: dict, values: dict | None = None,
-          ref: str | None = None) -> dict:
+          ref: str | None = None, metrics: list[dict] | None = None, baselines: dict | None = None) -> dict:
+    """The form; for an activity, `metrics` are the goal lines' choices and `baselines` what is
+    shown under each line (handlers/requests/goals.py)."""
     return templates.render(
         "requests/modal.yaml.j2", language=language, kind=kind, mode=mode, ref=ref, values=values or {},
         limits=LIMITS, support=SUPPORT, currencies=CURRENCIES, priorities=PRIORITIES,
         metadata=_metadata_text(metadata), shortened=metadata.get("shortened"), permalink=metadata.get("permalink"),
+        metrics=metrics or [], baselines=baselines or {}, max_goals=MAX_GOALS, goal_limit=TARGET_LENGTH,
     )
+
+
+def metric_choices(services: Services, team_id: str, language: str) -> list[dict]:
+    with session_scope(services.engine) as session:
+        return goals.catalogue_options(session, team_id, language)
 
 
 def with_prefill(metadata: dict, text: str, *, channel: str | None) -> dict:
@@ -70,7 +80,7 @@ def open_form(services: Services, *, team_id: str, user_id: str, trigger_id: str
     if prefill:
         metadata = with_prefill(metadata, prefill, channel=channel)
     view = modal(services, language=language, kind="activity", mode="new", metadata=metadata,
-                 values={"details": metadata.get("prefill")})
+                 values={"details": metadata.get("prefill")}, metrics=metric_choices(services, team_id, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -94,7 +104,8 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
             raise RuleError("requests.not_requester", ref=request.ref)
         if request.status not in EDITABLE:
             raise RuleError("requests.not_editable", ref=request.ref, status=request.status)
-        values = {**request.fields, "title": request.title, "priority": request.priority,
+        values = {**request.fields, **form_lines(request.fields.get("goals") or []), "title": request.title,
+                  "priority": request.priority,
                   "wanted_by": request.wanted_by.isoformat() if request.wanted_by else None,
                   "labels": ", ".join(request.labels or [])}
         for name in ("starts_at", "ends_at"):
@@ -102,7 +113,8 @@ def open_edit(services: Services, *, team_id: str, user_id: str, trigger_id: str
                 values[name] = int(datetime.fromisoformat(values[name]).timestamp())
         metadata = {"mode": "edit", "number": request.number, "version": request.version}
         view = modal(services, language=language, kind=request.kind, mode="edit", metadata=metadata,
-                     values=values, ref=request.ref)
+                     values=values, ref=request.ref, metrics=goals.catalogue_options(session, team_id, language),
+                     baselines=goals.baselines(session, services, team_id, values, language))
     return open_modal(services, trigger_id, view, language=language)
 
 
@@ -114,7 +126,9 @@ def switch_kind(services: Services, body: dict) -> None:
     metadata["kind"] = kind
     language = services.language_of(body["team"]["id"], body["user"]["id"])
     values = {DESCRIPTION[kind]: metadata.get("prefill")}
-    new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values)
+    metrics = metric_choices(services, body["team"]["id"], language) if kind == "activity" else []
+    new_view = modal(services, language=language, kind=kind, mode="new", metadata=metadata, values=values,
+                     metrics=metrics)
     services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
 
 
@@ -145,14 +159,18 @@ def submit(services: Services, body: dict) -> Outcome:
             if metadata.get("mode") == "edit":
                 request = get_request(session, team_id=team_id, number=int(metadata["number"]))
                 raw["kind"] = request.kind  # the kind cannot change
-                form = clean_form(raw, now=now, today=today)
+                form = clean_form(raw, now=now, today=today, goals=goals.goals_check(session, services, team_id, raw)
+                                  if request.kind == "activity" else None)
+                ensure_metrics(session, team_id=team_id, goals=form.fields.get("goals") or [], actor=user_id, now=now)
                 change = edit_request(session, team_id=team_id, number=request.number, actor=user_id, form=form,
                                       expected_version=metadata.get("version"), now=now)
                 notify.queue_change(services, session, change, now=now)
                 approvals.after_edit(services, session, change.request, change.event.detail.get("changed", []),
                                      chain, actor=user_id, now=now)
             else:
-                form = clean_form(raw, now=now, today=today)
+                form = clean_form(raw, now=now, today=today, goals=goals.goals_check(session, services, team_id, raw)
+                                  if raw.get("kind") == "activity" else None)
+                ensure_metrics(session, team_id=team_id, goals=form.fields.get("goals") or [], actor=user_id, now=now)
                 change = file_request(session, team_id=team_id, requester=user_id, form=form, now=now,
                                       source_permalink=metadata.get("permalink"))
                 if not approvals.route_filed(services, session, change.request, chain, now=now):
@@ -171,6 +189,11 @@ def register(app: AsyncApp, services: Services) -> None:
     app.shortcut("request_from_message")(ack_then(services, open_from_message))
     app.action("request_edit")(ack_then(services, edit_from_button))
     app.action("request_kind")(ack_then(services, switch_kind))
+    # A goal's metric or a date chosen: the baselines are shown (Slack sends block_actions for
+    # input blocks with dispatch_action; the dates keep action_id "value", so match their blocks).
+    app.action("activity_goal_metric")(ack_then(services, goals.redraw))
+    app.action({"block_id": re.compile(r"^(starts_at|ends_at)$"), "action_id": "value"})(
+        ack_then(services, goals.redraw))
     app.view("request_form")(ack_with(services, submit))
 
 

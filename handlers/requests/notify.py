@@ -9,22 +9,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 import templates
 from delivery import HOME, PERMALINK, REF, THREAD
 from handlers.common import Services, cached_language
 from handlers.requests.common import as_template, workspace_language
 from models import keys, outbox
-from models.requests import Request
+from models.activities.running import latest_progress
+from models.requests import Request, RequestEvent
 from models.requests.lifecycle import Change, get_config
 
 
 def render_card(session: Session, services: Services, request: Request) -> dict:
     duplicate_of = session.get(Request, request.duplicate_of).number if request.duplicate_of else None
     language = workspace_language(services, session, request.team_id)
+    progress = latest_progress(session, request) if (request.fields or {}).get("goals") else None
     return templates.render("requests/card.yaml.j2", language=language,
-                            r=as_template(request, duplicate_of_number=duplicate_of))
+                            r=as_template(request, duplicate_of_number=duplicate_of), progress=progress,
+                            declined=_declined(session, request))
+
+
+def _declined(session: Session, request: Request) -> dict | None:
+    """Who declined the request and why, for its card (the latest decline: it may have been reopened)."""
+    if request.status != "declined":
+        return None
+    event = session.exec(select(RequestEvent).where(RequestEvent.request_id == request.id,
+                                                    RequestEvent.to_status == "declined")
+                         .order_by(RequestEvent.id.desc())).first()
+    return {"actor": event.actor, "reason": event.reason or ""} if event else None
 
 
 def queue_filed(services: Services, session: Session, request: Request, *, now: datetime) -> None:

@@ -20,7 +20,7 @@ from handlers.common import Services, clicked_in, form_values, metadata_of, open
 from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.requests import notify
 from handlers.requests.common import as_template, may_triage, parse_button
-from models import keys, outbox
+from models import events, keys, outbox
 from models.db import session_scope
 from models.errors import RuleError
 from models.requests import RequestEvent, lifecycle
@@ -163,7 +163,10 @@ def on_message(services: Services, body: dict) -> None:
     with session_scope(services.engine) as session:
         request_id = keys.request_of_card(outbox.key_of_message(session, channel=channel, ts=thread_ts))
         if request_id is None:
-            return  # a thread Tandem did not start, or not a card's
+            return  # a thread Tandem did not start, or not a card's: nothing stored
+        if body.get("event_id") and not events.first_delivery(session, event_id=body["event_id"], team_id=team_id,
+                                                              now=now):
+            return  # Slack's retry of a reply already taken
         change = lifecycle.add_comment(session, team_id=team_id, request_id=request_id,
                                        author=event["user"], text=event.get("text") or "", slack_ts=ts, now=now)
         if change is not None:

@@ -52,12 +52,17 @@ def open_answer_modal(services: Services, *, team_id: str, user_id: str, trigger
                                                            StandupAnswer.user_id == user_id)).first()
         before = previous_answers(session, standup=standup, user_id=user_id, before=run.local_date)
         hints = list(before) + [""] * (len(standup.questions) - len(before))
-        if len(before) >= 2:
-            hints[0] = before[1]  # yesterday's "today" hints at today's "yesterday"
+        if current and current.status == "answered":
+            values = list(current.answers)  # an edit: today's answers
+        elif len(before) >= 2 and len(standup.questions) >= 2:
+            # The last day's "today" is this day's "yesterday" (as Standup & Prosper does): the text
+            # itself, editable, whole (an answer fits the input's max_length; a placeholder only 150).
+            values, hints[0] = [before[1][:ANSWER_LENGTH]], ""
+        else:
+            values = []
         view = templates.render(
             "standups/answer_modal.yaml.j2", language=language, name=standup.name, date=run.local_date.isoformat(),
-            questions=[q["text"] for q in standup.questions], hints=[h[:140] for h in hints],
-            values=list(current.answers) if current and current.status == "answered" else [],
+            questions=[q["text"] for q in standup.questions], hints=hints, values=values,
             limit=ANSWER_LENGTH, metadata=json.dumps({"run": run.id}))
     return open_modal(services, trigger_id, view, language=language)
 

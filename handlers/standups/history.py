@@ -8,6 +8,7 @@ from datetime import timedelta
 import templates
 from clock import utcnow
 from handlers.common import Services, admin_and_language
+from handlers.people import resolve_user
 from models import mentions
 from models.db import session_scope
 from models.errors import RuleError
@@ -45,9 +46,9 @@ def history(services: Services, *, command: dict, words: list[str]) -> dict:
     days, rest = _days(words, 14)
     target = user_id
     if rest:
-        target = mentions.user_id(rest[0])
-        if not target:
+        if not rest[0].startswith(("<@", "@")) and not mentions.user_id(rest[0]):
             raise RuleError("standups.bad_user", given=rest[0])
+        target = resolve_user(services, team_id, rest[0])
     with session_scope(services.engine) as session:
         since = _today(services, session, team_id, user_id) - timedelta(days=days - 1)
         rows = user_history(session, team_id=team_id, user_id=target, since=since)

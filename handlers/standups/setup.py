@@ -10,8 +10,17 @@ from slack_bolt.async_app import AsyncApp
 
 import templates
 from clock import utcnow
-from handlers.common import Services, admin_and_language, bot_is_in, form_values, metadata_of, open_modal
-from handlers.listeners import Outcome, ack_with
+from handlers.common import (
+    Services,
+    admin_and_language,
+    bot_is_in,
+    form_values,
+    metadata_of,
+    open_modal,
+    rule_error_message,
+    who,
+)
+from handlers.listeners import Outcome, ack_then, ack_with
 from handlers.standups.common import display_names, notice
 from models import keys
 from models.db import session_scope
@@ -22,12 +31,13 @@ from models.standups.forms import DEFAULT_DAYS, MAX_QUESTIONS, clean_standup_for
 from models.standups.manage import (
     create_standup,
     delete_standup,
+    deletion_of,
     find_standup,
     list_standups,
     set_paused,
     update_standup,
 )
-from models.standups.schedule import next_prompt, zone, zones_of
+from models.standups.schedule import missed_while_paused, next_prompt, zone, zones_of
 
 
 def _modal(language: str, *, values: dict, mode: str, metadata: dict) -> dict:
@@ -140,11 +150,16 @@ def _manage(services: Services, command: dict, words: list[str], action: str) ->
         raise RuleError("standups.name_missing", command=action)
     now = utcnow()
     with session_scope(services.engine) as session:
-        if action == "delete":
-            name = delete_standup(session, team_id=team_id, name=words[0], actor=user_id, is_admin=admin)
+        if action == "delete":  # nothing is deleted yet: the person confirms first (confirm_delete)
+            loss = deletion_of(session, team_id=team_id, name=words[0], actor=user_id, is_admin=admin)
+            return templates.render("standups/delete_confirm.yaml.j2", language=language, **loss)
         else:
-            name = set_paused(session, team_id=team_id, name=words[0], actor=user_id, is_admin=admin,
-                              paused=action == "pause", now=now).name
+            standup = set_paused(session, team_id=team_id, name=words[0], actor=user_id, is_admin=admin,
+                                 paused=action == "pause", now=now)
+            if action == "resume":
+                return notice(language, action, name=standup.name, time=standup.prompt_time,
+                              missed=missed_while_paused(session, standup, now=now), next=_next(session, standup, now))
+            name = standup.name
     return notice(language, action, name=name)
 
 
@@ -160,5 +175,22 @@ def delete(services: Services, *, command: dict, words: list[str]) -> dict:
     return _manage(services, command, words, "delete")
 
 
+def confirm_delete(services: Services, body: dict) -> None:
+    """The Delete button of `/standup delete NAME` (past Slack's confirm dialog): delete, and put the
+    answer in place of the question (replace_original), so the button cannot be clicked again."""
+    team_id, user_id = who(body)
+    admin, language = admin_and_language(services, team_id, user_id)
+    try:
+        with session_scope(services.engine) as session:
+            name = delete_standup(session, team_id=team_id, standup_id=int(body["actions"][0]["value"]),
+                                  actor=user_id, is_admin=admin)
+        message = notice(language, "delete", name=name)
+    except RuleError as error:
+        message = rule_error_message(error, language=language)
+    if body.get("response_url"):
+        services.delivery.respond(body["response_url"], {**message, "replace_original": True})
+
+
 def register(app: AsyncApp, services: Services) -> None:
     app.view("standup_setup")(ack_with(services, submit))
+    app.action("standup_delete")(ack_then(services, confirm_delete))

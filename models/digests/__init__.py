@@ -1,4 +1,4 @@
-"""Weekly metric digests: business metrics, the week's numbers, digests and their sends."""
+"""Metric digests (weekly, monthly, quarterly): business metrics, the week's numbers, digests and their sends."""
 
 from models.digests.tables import (  # noqa: F401
     AGGREGATIONS,
@@ -6,6 +6,7 @@ from models.digests.tables import (  # noqa: F401
     SCHEDULED,
     Digest,
     DigestSend,
+    DigestTemplate,
     Metric,
     MetricPoint,
 )

@@ -4,7 +4,7 @@ digest still computes when a capability is absent (None then, and the template l
 from __future__ import annotations
 
 import statistics
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -12,16 +12,17 @@ from sqlmodel import Session
 BLOCKER_ROWS = 10
 
 
-def standup_stats(session: Session, *, team_id: str, monday: date) -> dict | None:
-    """Standups of the week (by each run's local date): participation, on-time rate, blockers raised."""
+def standup_stats(session: Session, *, team_id: str, first: date, end: date) -> dict | None:
+    """Standups of the period [first, end) (by each run's local date): participation, on-time rate,
+    blockers raised."""
     try:
         from models.standups.tables import Standup, StandupAnswer, StandupRun
     except ImportError:
         return None
     run = session.connection().execute
     runs = run(sa.select(StandupRun.id, StandupRun.participants, StandupRun.away).where(
-        StandupRun.team_id == team_id, StandupRun.local_date >= monday,
-        StandupRun.local_date < monday + timedelta(days=7))).all()
+        StandupRun.team_id == team_id, StandupRun.local_date >= first,
+        StandupRun.local_date < end)).all()
     if not runs:
         return None
     expected = sum(len(set(people or []) - set(away or [])) for _id, people, away in runs)
@@ -56,10 +57,11 @@ def _local_day(text: str | None, zone) -> date | None:
     return moment.astimezone(zone).date() if moment.tzinfo else moment.date()
 
 
-def approval_stats(session: Session, *, team_id: str, start: datetime, end: datetime, monday: date,
+def approval_stats(session: Session, *, team_id: str, start: datetime, end: datetime, following,
                    zone) -> dict | None:
-    """Approvals of the week: approved, rejected, median hours per stage, the activities approved that
-    start next week, and the approvals waiting longest (now)."""
+    """Approvals of the period: approved, rejected, median hours per stage, the activities approved
+    that start in the `following` period (next week, month or quarter), and the approvals waiting
+    longest (now)."""
     try:
         from models.approvals.tables import ApprovalEvent, ApprovalRun
         from models.requests import Request
@@ -82,7 +84,7 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
         if (c.run_id, c.stage) in began:
             hours = (c.created_at - began[(c.run_id, c.stage)]).total_seconds() / 3600
             per_stage.setdefault((c.stage, c.stage_name), []).append(hours)
-    next_week = (monday + timedelta(days=7), monday + timedelta(days=13))
+    next_period = (following.start, following.last_day)
     starting = []
     for number, title, fields in run(sa.select(Request.number, Request.title, Request.fields).where(
             Request.team_id == team_id, Request.kind == "activity",
@@ -90,7 +92,7 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
             sa.exists().where(ApprovalRun.request_id == Request.id, ApprovalRun.status == "approved"))
             .order_by(Request.number)):
         day = _local_day((fields or {}).get("starts_at"), zone)
-        if day and next_week[0] <= day <= next_week[1]:
+        if day and next_period[0] <= day <= next_period[1]:
             starting.append({"ref": f"REQ-{number}", "title": title, "starts": day.isoformat()})
     waiting = [{"ref": f"REQ-{number}", "title": title, "stage": (stages[current] or {}).get("name", "")
                 if current < len(stages or []) else "", "since": since.isoformat(timespec="minutes")}
@@ -105,5 +107,6 @@ def approval_stats(session: Session, *, team_id: str, start: datetime, end: date
         "approved": finished.get("approved", 0), "rejected": finished.get("rejected", 0),
         "stages": [{"stage": name, "median_hours": round(statistics.median(hours), 1), "count": len(hours)}
                    for (_n, name), hours in sorted(per_stage.items())],
+        # "next week" for a weekly digest; the next month or quarter for the others (the key stays).
         "starting_next_week": sorted(starting, key=lambda s: s["starts"])[:STARTING_ROWS], "waiting": waiting,
     }

@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
 from models import keys
 from models.db import insert_once
-from models.digests.tables import SCHEDULED, Digest, DigestSend, Metric
+from models.digests.period import CADENCES, Period
+from models.digests.tables import SCHEDULED, Digest, DigestSend, DigestTemplate, Metric
 from models.errors import RuleError
 from models.schedule import schedule_changed
 
@@ -31,6 +32,7 @@ class DigestForm:
     metrics: list[str]
     thresholds: str  # "DAU=10, NPS=5"
     template: str
+    cadence: str = "weekly"
 
 
 def check_zone(name: str) -> str:
@@ -80,6 +82,8 @@ def clean(session: Session, *, team_id: str, form: DigestForm) -> Digest:
         raise RuleError("digests.bad_digest_name", given=(form.name or "")[:40])
     if not form.channel:
         raise RuleError("digests.no_channel")
+    if form.cadence not in CADENCES:
+        raise RuleError("digests.bad_cadence", given=(form.cadence or "")[:20])
     if not form.weekday.isdigit() or not 0 <= int(form.weekday) <= 6:
         raise RuleError("digests.bad_weekday")
     match = TIME.match((form.time or "").strip())
@@ -95,7 +99,8 @@ def clean(session: Session, *, team_id: str, form: DigestForm) -> Digest:
         raise RuleError("digests.bad_template_name", given=(form.template or "")[:64])
     return Digest(team_id=team_id, name=form.name, channel=form.channel, weekday=int(form.weekday),
                   hour=int(match.group(1)), minute=int(match.group(2)), timezone=check_zone(form.timezone.strip()),
-                  metrics=metrics, thresholds=changes, targets=targets, template=form.template, owner="")
+                  metrics=metrics, thresholds=changes, targets=targets, template=form.template, owner="",
+                  cadence=form.cadence)
 
 
 def save_digest(session: Session, *, digest: Digest, actor: str, actor_is_admin: bool, now: datetime) -> Digest:
@@ -108,7 +113,7 @@ def save_digest(session: Session, *, digest: Digest, actor: str, actor_is_admin:
     return digest
 
 
-EDITABLE = ("name", "channel", "weekday", "hour", "minute", "timezone", "metrics", "thresholds", "targets", "template")
+EDITABLE = ("name", "channel", "cadence", "weekday", "hour", "minute", "timezone", "metrics", "thresholds", "targets", "template")
 
 
 def update_digest(session: Session, *, digest_id: int, changed: Digest, actor: str, actor_is_admin: bool) -> Digest:
@@ -121,11 +126,23 @@ def update_digest(session: Session, *, digest_id: int, changed: Digest, actor: s
                                                  Digest.id != digest.id)).first()
     if clash is not None:
         raise RuleError("digests.digest_exists", name=changed.name)
+    if changed.template != digest.template:  # another named template chosen: the Slack-edited one is set aside
+        digest.template_version = None
     for field in EDITABLE:
         setattr(digest, field, getattr(changed, field))
     session.add(digest)
     schedule_changed(session)
     return digest
+
+
+def kept_template(session: Session, *, digest_id: int, template: str) -> str | None:
+    """The text of the Slack-edited template an edit keeps (the template's name unchanged), if any."""
+    digest = session.get(Digest, digest_id)
+    if digest is None or digest.template_version is None or digest.template != template:
+        return None
+    row = session.exec(select(DigestTemplate).where(DigestTemplate.digest_id == digest_id,
+                                                    DigestTemplate.version == digest.template_version)).first()
+    return row.source if row else None
 
 
 def may_change(digest: Digest, *, actor: str, actor_is_admin: bool) -> None:
@@ -143,6 +160,8 @@ def delete_digest(session: Session, *, digest: Digest) -> None:
     """The digest and the record of its sends (the posted messages stay in Slack)."""
     for send in session.exec(select(DigestSend).where(DigestSend.digest_id == digest.id)):
         session.delete(send)
+    for version in session.exec(select(DigestTemplate).where(DigestTemplate.digest_id == digest.id)):
+        session.delete(version)
     session.flush()
     session.delete(digest)
     schedule_changed(session)
@@ -159,19 +178,19 @@ def all_digests(session: Session) -> list[Digest]:
     return list(session.exec(select(Digest).order_by(Digest.id)))
 
 
-def record_send(session: Session, *, digest: Digest, period_start: date, kind: str, actor: str | None,
+def record_send(session: Session, *, digest: Digest, period: Period, kind: str, actor: str | None,
                 template_used: str, fell_back: bool, now: datetime, once: bool = False) -> DigestSend | None:
     """Insert the send first. A scheduled send, and a send of `kind` with `once`, has one slot per
-    week: None then means it went out already. Others (`--again`) get a slot of their own."""
+    period: None then means it went out already. Others (`--again`) get a slot of their own."""
     slot = SCHEDULED if kind == SCHEDULED else kind if once else f"{kind}:{uuid.uuid4().hex}"
-    send = DigestSend(digest_id=digest.id, team_id=digest.team_id, period_start=period_start, slot=slot, kind=kind,
-                      sent_by=actor, template_used=template_used, fell_back=fell_back,
-                      message_key=keys.digest_send(digest.id, period_start, slot), created_at=now)
+    send = DigestSend(digest_id=digest.id, team_id=digest.team_id, period_start=period.start, period=period.label,
+                      slot=slot, kind=kind, sent_by=actor, template_used=template_used, fell_back=fell_back,
+                      message_key=keys.digest_send(digest.id, period.label, slot), created_at=now)
     return send if insert_once(session, send) else None
 
 
-def latest_send(session: Session, *, digest_id: int, period_start: date) -> DigestSend | None:
-    """The last post of a digest's week, whichever way it was sent."""
+def latest_send(session: Session, *, digest_id: int, period: Period) -> DigestSend | None:
+    """The last post of a digest's period, whichever way it was sent."""
     return session.exec(select(DigestSend).where(DigestSend.digest_id == digest_id,
-                                                 DigestSend.period_start == period_start)
+                                                 DigestSend.period == period.label)
                         .order_by(DigestSend.id.desc())).first()

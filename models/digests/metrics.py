@@ -25,18 +25,27 @@ LABEL_LENGTH = 100  # Metric.label's column
 CSV_LIMIT = 5 * 1024 * 1024   # bytes of one CSV import
 CSV_ROWS = 50_000
 REPORTED_REJECTS = 50          # rejected rows listed by line; the rest are counted
+
+
+def N_(text: str) -> str:
+    """Marks a word for the catalog (babel.cfg extracts N_() from Python); translated where it is shown
+    (handlers/digests/words.py), so what is stored stays the English a team can type."""
+    return text
+
+
+MONEY = "¤"  # the unit of a money preset: the workspace's currency (/tandem currency, DEFAULT_CURRENCY)
 # The metric set teams start from: name → (label, unit, direction, aggregation)
 PRESETS = {
-    "DAU": ("Daily active users", "users", "higher", "average"),
-    "MAU": ("Monthly active users", "users", "higher", "last"),
-    "RETENTION": ("Retention", "%", "higher", "last"),
-    "CONVERSION": ("Conversion rate", "%", "higher", "average"),
-    "GMV": ("Gross merchandise value", "¥", "higher", "sum"),
-    "NPS": ("Net promoter score", "", "higher", "last"),
-    "ARPU": ("Average revenue per user", "¥", "higher", "last"),
-    "ROI": ("Return on investment", "%", "higher", "last"),
-    "CAC": ("Customer acquisition cost", "¥", "lower", "average"),
-    "LTV": ("Customer lifetime value", "¥", "higher", "last"),
+    "DAU": (N_("Daily active users"), N_("users"), "higher", "average"),
+    "MAU": (N_("Monthly active users"), N_("users"), "higher", "last"),
+    "RETENTION": (N_("Retention"), "%", "higher", "last"),
+    "CONVERSION": (N_("Conversion rate"), "%", "higher", "average"),
+    "GMV": (N_("Gross merchandise value"), MONEY, "higher", "sum"),
+    "NPS": (N_("Net promoter score"), "", "higher", "last"),
+    "ARPU": (N_("Average revenue per user"), MONEY, "higher", "last"),
+    "ROI": (N_("Return on investment"), "%", "higher", "last"),
+    "CAC": (N_("Customer acquisition cost"), MONEY, "lower", "average"),
+    "LTV": (N_("Customer lifetime value"), MONEY, "higher", "last"),
 }
 DIRECTION_WORDS = {"higher-is-better": "higher", "higher": "higher", "lower-is-better": "lower", "lower": "lower"}
 

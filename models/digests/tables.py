@@ -71,20 +71,28 @@ class Digest(SQLModel, table=True):
     template: str = Field(default="default", max_length=64)
     owner: str = Field(max_length=32)
     paused: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    # weekly (on `weekday`), monthly or quarterly (on the first business day after the period): period.py
+    cadence: str = Field(default="weekly", sa_column=sa.Column(sa.String(10), nullable=False,
+                                                               server_default="weekly"))
+    # The version of the template edited in Slack that this digest uses (DigestTemplate.version);
+    # None: the named `template` (Tandem's default or the team's directory).
+    template_version: int | None = None
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 
 class DigestSend(SQLModel, table=True):
-    """Every digest posted. (digest, week, "scheduled") is unique: the scheduled send happens once;
-    a manual send or a resend is its own recorded row with a slot of its own."""
+    """Every digest posted. (digest, period, "scheduled") is unique: the scheduled send happens once;
+    a manual send or a resend is its own recorded row with a slot of its own. The period is its
+    label (2026-W46, 2026-11, 2026-Q4): a month and a week may start on the same day."""
 
     __tablename__ = "digest_send"
-    __table_args__ = (sa.UniqueConstraint("digest_id", "period_start", "slot", name="uq_digest_send_slot"),)
+    __table_args__ = (sa.UniqueConstraint("digest_id", "period", "slot", name="uq_digest_send_period_slot"),)
 
     id: int | None = Field(default=None, primary_key=True)
     digest_id: int = Field(foreign_key="digest.id")
     team_id: str = Field(max_length=32)
     period_start: date
+    period: str = Field(max_length=10)
     slot: str = Field(max_length=48)
     kind: str = Field(max_length=16)  # scheduled, now, resend
     sent_by: str | None = Field(default=None, max_length=32)
@@ -92,7 +100,27 @@ class DigestSend(SQLModel, table=True):
     fell_back: bool = False
     message_key: str = Field(max_length=255)
     chart_uploaded: bool = False
+    # The chart uploaded (unshared) for this send's digest message: its Slack file id once Slack gave
+    # one, so a retry after a lost reply reuses it instead of uploading again.
+    chart_file_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class DigestTemplate(SQLModel, table=True):
+    """A version of a digest's template as its owner saved it from Slack. Versions are never
+    changed: a revert saves the old text again as a new version (reverted_from names it)."""
+
+    __tablename__ = "digest_template"
+    __table_args__ = (sa.UniqueConstraint("digest_id", "version", name="uq_digest_template_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id")
+    team_id: str = Field(max_length=32)
+    version: int
+    source: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    saved_by: str = Field(max_length=32)
+    reverted_from: int | None = None
+    saved_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 
 
 # The week's request numbers read requests by when they were opened, triaged and done, and the

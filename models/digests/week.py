@@ -1,9 +1,10 @@
-"""A digest's week: ISO weeks in the digest's zone, each metric's weekly value and change,
-and the built-in request metrics. Plain data out; templates do all the words."""
+"""A digest's period (an ISO week, a calendar month or quarter: models/digests/period.py) in the
+digest's zone, each metric's value per period and its change against the period before, and the
+built-in request metrics. Plain data out; templates do all the words."""
 
 from __future__ import annotations
 
-import re
+import bisect
 import statistics
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,24 +14,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models.digests import builtin
+from models.digests import period as periods
 from models.digests.tables import Digest, Metric, MetricPoint
-from models.errors import RuleError
 from models.requests import KINDS, Request, RequestEvent
 
-WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-CHART_WEEKS = 8
+CHART_WEEKS = periods.HISTORY["week"]
 SHIPPED_ROWS = 15
-
-
-def parse_week(text: str) -> date:
-    """`2026-W46` → the Monday that starts it."""
-    match = WEEK.match(text.strip())
-    try:
-        if not match:
-            raise ValueError
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:
-        raise RuleError("digests.bad_week", given=text[:20]) from None
 
 
 def week_label(monday: date) -> str:
@@ -67,18 +56,26 @@ def weekly_values(session: Session, *, metric: Metric, first: date, weeks: int) 
 
 def weekly_values_of(session: Session, *, metrics: list[Metric], first: date, weeks: int) -> dict:
     """metric id → its weekly values, for several metrics in one query (Core: no ORM objects)."""
+    return values_of(session, metrics=metrics, spans=[periods.week_of(first + timedelta(weeks=i))
+                                                      for i in range(weeks)])
+
+
+def values_of(session: Session, *, metrics: list[Metric], spans: list[periods.Period]) -> dict:
+    """metric id → its value in each of `spans` (consecutive periods, oldest first), one query."""
     rows = session.connection().execute(
         sa.select(MetricPoint.metric_id, MetricPoint.day, MetricPoint.value)
-        .where(MetricPoint.metric_id.in_([m.id for m in metrics]), MetricPoint.day >= first,
-               MetricPoint.day < first + timedelta(weeks=weeks)))
-    by_week: dict[tuple, list] = defaultdict(list)
+        .where(MetricPoint.metric_id.in_([m.id for m in metrics]), MetricPoint.day >= spans[0].start,
+               MetricPoint.day < spans[-1].end))
+    starts = [span.start for span in spans]
+    by_span: dict[tuple, list] = defaultdict(list)
     for metric_id, day, value in rows:
-        by_week[(metric_id, (day - first).days // 7)].append((day, value))
-    return {m.id: [aggregate(by_week.get((m.id, i), []), m.aggregation) for i in range(weeks)] for m in metrics}
+        by_span[(metric_id, bisect.bisect_right(starts, day) - 1)].append((day, value))
+    return {m.id: [aggregate(by_span.get((m.id, i), []), m.aggregation) for i in range(len(spans))]
+            for m in metrics}
 
 
 def change(current: float | None, previous: float | None) -> tuple[float | None, float | None]:
-    """(delta, per cent) vs the previous week; per cent is None when the previous week was 0 or missing."""
+    """(delta, per cent) vs the previous period; per cent is None when the previous week was 0 or missing."""
     if current is None or previous is None:
         return None, None
     delta = current - previous
@@ -146,29 +143,56 @@ def request_stats(session: Session, *, team_id: str, start: datetime, end: datet
     }
 
 
-def compute(session: Session, *, digest: Digest, monday: date, backfill: bool = False) -> dict:
-    """Everything the digest template reads for the ISO week starting `monday` in the digest's zone."""
+# Sections other capabilities add to the digest: name → function(session, digest=, period=, zone=)
+# returning plain data or None. The context carries them under "sections" (name → data, only the
+# ones with something to say); a template shows each one it knows, e.g. the activities of a period.
+SECTIONS: dict[str, object] = {}
+
+
+def add_section(name: str, function) -> None:
+    SECTIONS[name] = function
+
+
+def period_context(period: periods.Period, zone_name: str, spans: list[periods.Period]) -> dict:
+    start, end = period.bounds(ZoneInfo(zone_name))
+    return {"kind": period.kind, "label": period.label, "start": period.start.isoformat(),
+            "end": period.last_day.isoformat(), "zone": zone_name, "hours": round((end - start).total_seconds() / 3600),
+            "labels": [span.label for span in spans],
+            "previous": spans[-2].label if len(spans) > 1 else None}
+
+
+def compute(session: Session, *, digest: Digest, monday: date | None = None, period: periods.Period | None = None,
+            backfill: bool = False) -> dict:
+    """Everything the digest template reads for `period` (or the ISO week starting `monday`) in the
+    digest's zone, each metric compared with the period before it of the same kind."""
+    period = period or periods.week_of(monday)
     zone = ZoneInfo(digest.timezone)
-    start, end = bounds(monday, zone)
+    start, end = period.bounds(zone)
     known = {m.name: m for m in session.exec(select(Metric).where(Metric.team_id == digest.team_id,
                                                                  Metric.name.in_(digest.metrics or [])))}
-    first = monday - timedelta(weeks=CHART_WEEKS - 1)
+    spans = periods.history(period)
     included = [known[name] for name in digest.metrics or [] if name in known]  # skip metrics deleted since
-    values = weekly_values_of(session, metrics=included, first=first, weeks=CHART_WEEKS) if included else {}
+    values = values_of(session, metrics=included, spans=spans) if included else {}
     metrics = []
     for metric in included:
         threshold = (digest.thresholds or {}).get(metric.name)
         metrics.append(metric_row(metric, values[metric.id], None if threshold is None else float(threshold),
                                   (digest.targets or {}).get(metric.name)))
+    described = period_context(period, digest.timezone, spans)
+    sections = {}
+    for name, function in SECTIONS.items():
+        data = function(session, digest=digest, period=period, zone=zone)
+        if data is not None:
+            sections[name] = data
     return {
-        "digest": {"name": digest.name, "channel": digest.channel, "owner": digest.owner},
-        "week": {"label": week_label(monday), "start": monday.isoformat(),
-                 "end": (monday + timedelta(days=6)).isoformat(), "zone": digest.timezone,
-                 "hours": round((end - start).total_seconds() / 3600),
-                 "weeks": [week_label(first + timedelta(weeks=i)) for i in range(CHART_WEEKS)]},
-        "backfill": backfill, "metrics": metrics,
+        "digest": {"name": digest.name, "channel": digest.channel, "owner": digest.owner,
+                   "cadence": getattr(digest, "cadence", None) or "weekly"},
+        "period": described,
+        # Team templates written for the weekly digest read `week`: the same facts, as they were.
+        "week": {k: described[k] for k in ("label", "start", "end", "zone", "hours")} | {"weeks": described["labels"]},
+        "backfill": backfill, "metrics": metrics, "sections": sections,
         "requests": request_stats(session, team_id=digest.team_id, start=start, end=end),
-        "standups": builtin.standup_stats(session, team_id=digest.team_id, monday=monday),
-        "approvals": builtin.approval_stats(session, team_id=digest.team_id, start=start, end=end, monday=monday,
-                                            zone=zone),
+        "standups": builtin.standup_stats(session, team_id=digest.team_id, first=period.start, end=period.end),
+        "approvals": builtin.approval_stats(session, team_id=digest.team_id, start=start, end=end,
+                                            following=period.shifted(1), zone=zone),
     }

@@ -7,6 +7,7 @@ is stored always fits the card. The modal template reads the same numbers for ma
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -33,7 +34,7 @@ TEXT_FIELDS = {
     "feature": ("problem", "user_story", "expected_value"),
 }
 # Fields whose change, after approvals began, restarts the approval chain (the approvals issue).
-KEY_FIELDS = ("starts_at", "ends_at", "budget_amount", "budget_currency", "support", "expected_effect")
+KEY_FIELDS = ("starts_at", "ends_at", "budget_amount", "budget_currency", "support", "expected_effect", "goals")
 
 
 @dataclass
@@ -78,8 +79,11 @@ def _number(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def clean_form(raw: dict, *, now: datetime, today: date) -> CleanForm:
-    """Check a submitted form. `today` is the user's local date (for "not in the past")."""
+def clean_form(raw: dict, *, now: datetime, today: date, goals: Callable[[dict, FormErrors], list] | None = None
+               ) -> CleanForm:
+    """Check a submitted form. `today` is the user's local date (for "not in the past").
+    `goals(fields, errors)`: an activity's goal lines, checked against the workspace's metrics
+    (models/activities/goals.py); they go into fields["goals"]."""
     errors = FormErrors()
     kind = raw.get("kind")
     if kind not in KINDS:
@@ -114,6 +118,8 @@ def clean_form(raw: dict, *, now: datetime, today: date) -> CleanForm:
     fields = {name: _text(raw, name) for name in TEXT_FIELDS[kind] if _text(raw, name)}
     if kind == "activity":
         _activity(raw, fields, errors, now=now)
+        if goals is not None and (lines := goals(fields, errors)):
+            fields["goals"] = lines
     link = fields.get("evidence_link")
     if kind == "optimisation" and link and not re.match(r"^https?://\S+$", link):
         errors.add("evidence_link", "form.bad_link")

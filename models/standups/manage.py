@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models.db import insert_once
@@ -11,7 +12,7 @@ from models.errors import RuleError
 from models.requests.forms import FormErrors
 from models.schedule import schedule_changed
 from models.standups.forms import CleanStandup
-from models.standups.tables import Standup
+from models.standups.tables import Standup, StandupAnswer, StandupRun
 
 
 def _name_key(name: str) -> str:
@@ -77,14 +78,31 @@ def set_paused(session: Session, *, team_id: str, name: str, actor: str, is_admi
                now: datetime) -> Standup:
     standup = find_standup(session, team_id=team_id, name=name)
     check_may_manage(standup, actor=actor, is_admin=is_admin)
+    if standup.paused and not paused:
+        standup.resumed_at = now  # today's prompt, if its time passed while paused, stays unsent
     standup.paused, standup.updated_at = paused, now
     session.add(standup)
     schedule_changed(session)
     return standup
 
 
-def delete_standup(session: Session, *, team_id: str, name: str, actor: str, is_admin: bool) -> str:
+def deletion_of(session: Session, *, team_id: str, name: str, actor: str, is_admin: bool) -> dict:
+    """What deleting a standup would lose (asked before it is deleted): its days and answers."""
     standup = find_standup(session, team_id=team_id, name=name)
+    check_may_manage(standup, actor=actor, is_admin=is_admin)
+    days = session.exec(select(sa.func.count()).select_from(StandupRun).where(StandupRun.standup_id == standup.id)).one()
+    answers = session.exec(select(sa.func.count()).select_from(StandupAnswer).join(
+        StandupRun, StandupRun.id == StandupAnswer.run_id).where(StandupRun.standup_id == standup.id,
+                                                                 StandupAnswer.status == "answered")).one()
+    return {"id": standup.id, "name": standup.name, "days": days, "answers": answers,
+            "participants": len(standup.participants)}
+
+
+def delete_standup(session: Session, *, team_id: str, standup_id: int, actor: str, is_admin: bool) -> str:
+    """Delete (after the person confirmed): by id, so a standup renamed meanwhile is still the one."""
+    standup = session.get(Standup, standup_id)
+    if standup is None or standup.team_id != team_id:
+        raise RuleError("standups.already_deleted")
     check_may_manage(standup, actor=actor, is_admin=is_admin)
     session.delete(standup)  # runs, sends and answers go with it (ON DELETE CASCADE)
     schedule_changed(session)

@@ -58,6 +58,17 @@ def prompt_at(standup: Standup, local_date: date, tz: ZoneInfo) -> datetime:
     return local.astimezone(ZoneInfo("UTC"))
 
 
+def missed_while_paused(session: Session, standup: Standup, *, now: datetime) -> bool:
+    """True if a prompt of today (in any participant's zone) fell due before `now`, the moment it was
+    resumed, and is not sent late (see _standup_due)."""
+    for tz in set(zones_of(session, standup).values()):
+        today = now.astimezone(tz).date()
+        start = prompt_at(standup, today, tz)
+        if is_standup_day(standup, today) and start <= now < start + timedelta(minutes=standup.report_after):
+            return True
+    return False
+
+
 def is_standup_day(standup: Standup, local_date: date) -> bool:
     if local_date.weekday() not in standup.days or local_date.isoformat() in (standup.holidays or []):
         return False
@@ -121,6 +132,10 @@ def _standup_due(session: Session, standup: Standup, *, now: datetime) -> list[D
                 by_date.setdefault(local_date, []).append((user, start))
     work = []
     for local_date, people in sorted(by_date.items()):
+        if standup.resumed_at and all(start < standup.resumed_at for _user, start in people) and \
+                session.exec(select(StandupRun.id).where(StandupRun.standup_id == standup.id,
+                                                         StandupRun.local_date == local_date)).first() is None:
+            continue  # the day's prompt time passed while paused: no late prompt, no run, no report
         run = get_run(session, standup, local_date, zones, now=now)
         sent = {(user, kind): at for user, kind, at in session.exec(
             select(StandupSend.user_id, StandupSend.kind, StandupSend.created_at).where(StandupSend.run_id == run.id))}
@@ -130,7 +145,8 @@ def _standup_due(session: Session, standup: Standup, *, now: datetime) -> list[D
             if user in away or user in done or user not in run.participants:
                 continue
             if (user, PROMPT) not in sent:
-                work.append(Due(PROMPT, standup, run, user, start))
+                if standup.resumed_at is None or start >= standup.resumed_at:  # not a prompt missed while paused
+                    work.append(Due(PROMPT, standup, run, user, start))
                 continue
             # Offsets count from when the prompt went out (late after downtime: so do the nudges),
             # and after a gap only the latest nudge due is sent.

@@ -35,6 +35,8 @@ class Standup(SQLModel, table=True):
     holidays: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))  # ISO dates
     holiday_country: str | None = Field(default=None, max_length=16)  # public holidays: "CN", "DE-BY"
     paused: bool = False
+    # When it was last resumed: a prompt whose time fell before this (while paused) is not sent late.
+    resumed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
 

@@ -43,6 +43,7 @@ def submit(sender, slack, view, text, user=SETTINGS_ADMIN):
     ("", "at least one stage"),
     ("- name: A\n  approvers: []", "“A” has no approvers"),
     (f"- name: A\n  approvers: [{LEAD1}, {LEAD2}]\n  mode: 3", "needs 3 approvals but has only 2 approvers"),
+    (f"- name: A\n  approvers: [{LEAD1}]\n  mode: 2", "needs 2 approvals but has only 1 approver."),
     ("- name: A\n  approvers: [U0NOBODY]", "there is no user `U0NOBODY`"),
     ("- name: A\n  usergroup: S0NOGROUP", "no user group `S0NOGROUP`"),
     ("- name: A\n  approvers: [bob]", "`bob` is not a Slack user id"),

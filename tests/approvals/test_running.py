@@ -116,7 +116,9 @@ def test_request_changes_goes_back_to_the_requester_whose_edit_restarts_the_chai
     drained(lambda: "needs changes" in slack.messages(OPS)[-1]["text"], "the requester told")
     assert stored(tandem, request).status == "need_info"
     first_round = len(cards(slack, LEAD1))
-    sender.command("/request", "edit REQ-1", user_id=OPS)
+    told = slack.messages(OPS)[-1]
+    assert "/request edit" not in told["text"] and told["blocks"][-1]["elements"][0]["action_id"] == "request_edit"
+    sender.action(OPS, [action("request_edit")], message=told)  # the Edit button, as on the "filed" DM
     view = wait_until(lambda: (m := modal_of(slack, OPS)) and m.get("private_metadata", "").find("edit") > 0 and m,
                       message="the edit form")
     from tests.approvals.conftest import activity_values
@@ -150,3 +152,19 @@ def test_any_of_concurrent_clicks_exactly_one_completes_the_stage(sender, slack,
             assert len(list(session.exec(select(ApprovalDecision).where(
                 ApprovalDecision.request_id == request.id)))) == 1
         assert card_for(slack, PROD1, ref, "Product")  # the next stage started once
+
+
+def test_changes_requested_reaches_a_chinese_requester_with_an_edit_button(sender, slack, tandem, workspace):
+    from tests.requests.conftest import OPS_ZH
+
+    request = file_activity(sender, slack, tandem, requester=OPS_ZH)
+    view = reason_modal(sender, slack, LEAD1, f"REQ-{request.number}", "Ops lead", "approval_changes")
+    assert submit_reason(sender, slack, LEAD1, view, "Add the target metric") is None
+    told = drained(lambda: (ms := slack.messages(OPS_ZH)) and "需要修改" in ms[-1]["text"] and ms[-1],
+                   "the requester told")
+    assert told["text"].startswith(f"REQ-{request.number} ") and "请编辑；编辑后审批重新开始。" in told["text"]
+    [edit] = told["blocks"][-1]["elements"]
+    assert (edit["action_id"], edit["value"], edit["text"]["text"]) == ("request_edit", str(request.number), "编辑")
+    sender.action(OPS_ZH, [action("request_edit")], message=told)
+    wait_until(lambda: (m := modal_of(slack, OPS_ZH)) and "edit" in m.get("private_metadata", ""),
+               message="the edit form")

@@ -27,7 +27,7 @@ from tests.approvals.conftest import (
     modal_of,
     run_of,
 )
-from tests.conftest import wait_until
+from tests.conftest import at_once, wait_until
 from tests.outbox import drained
 from tests.requests.conftest import OPS
 
@@ -176,3 +176,73 @@ def test_delegation_set_while_a_card_waits_hands_it_to_the_deputy(sender, slack,
         [card] = [m for m in cards(slack, user) if m["ts"] == message["ts"]]
         assert "approval_approve" not in buttons(card), user
     assert len(cards(slack, DEPUTY)) == 1
+
+
+def test_delegation_as_typed_with_escaping_on(sender, slack, tandem, workspace):
+    """The manifest escapes /approval: Slack sends `<@U0DEPUTY|u0deputy>` for `@u0deputy`."""
+    file_activity(sender, slack, tandem)
+    card_for(slack, LEAD1, "REQ-1", "Ops lead")
+    answer = sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()
+    # the handed-over sentence used to turn the whole confirmation into text: `&lt;@U0DEPUTY&gt;`
+    assert answer["blocks"][0]["text"]["text"].startswith(f"Until 2099-12-31, <@{DEPUTY}> receives")
+    assert answer["text"].endswith("The one request waiting on you was sent to them now.")
+    assert "&lt;" not in str(answer)
+    card_for(slack, DEPUTY, "REQ-1", "Ops lead")
+
+
+def test_delegation_resolves_a_plain_name_where_escaping_is_off(sender, slack, tandem, workspace):
+    slack.escape_overrides["/approval"] = False  # an app installed from an older manifest
+    slack.add_user("U0OLGAP", name="olga.p", real_name="Olga")
+    slack.add_user("U0OLGAK", name="olga.k", real_name="Olga")
+    slack.add_user("U0WEI", name="wei", locale="zh-CN")
+    answer = sender.command("/approval", "delegate @olga.p until 2099-12-31", user_id=LEAD1).json()
+    assert answer["text"].startswith("Until 2099-12-31, <@U0OLGAP> receives your approval cards")
+    ambiguous = sender.command("/approval", "delegate @Olga until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert ambiguous.startswith("@Olga could be <@U0OLGAP>, <@U0OLGAK>. Mention the one you mean")
+    unknown = sender.command("/approval", "delegate @nobody until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert unknown.startswith("There is no one called @nobody in this workspace.")
+    slack.add_user("U0NEW", name="newcomer")  # joined after the list was cached a minute ago: asked again
+    (team, (fetched, members)), = tandem.services.people.items()
+    tandem.services.people[team] = (fetched - 60, members)
+    assert "<@U0NEW>" in sender.command("/approval", "delegate @newcomer until 2099-12-31", user_id=LEAD1).json()["text"]
+    chinese = sender.command("/approval", "delegate @Olga until 2099-12-31", user_id="U0WEI").json()["text"]
+    assert chinese.startswith("@Olga 可能是 <@U0OLGAP>, <@U0OLGAK>。")
+    assert sender.command("/approval", "delegate @nobody until 2099-12-31", user_id="U0WEI").json()["text"] \
+        .startswith("本工作区没有叫 @nobody 的人。")
+    done = sender.command("/approval", "delegate @olga.k until 2099-12-31", user_id="U0WEI").json()["text"]
+    assert done.startswith("在 2099-12-31 之前，<@U0OLGAK> 会收到你的审批卡片")
+
+
+def test_escalation_after_downtime_past_the_due_time_happens_once(sender, slack, tandem, workspace):
+    request = file_activity(sender, slack, tandem)
+    run = run_of(tandem, request)
+    run = age_run(tandem, request, run.stage_due_at - run.stage_started_at + timedelta(days=3))
+    after_downtime = run.stage_due_at + timedelta(days=2)  # no sweep ran at the reminder or due time
+    # two replicas' sweeps (or a catch-up and the next tick) at the same moment: one escalation
+    done = at_once(*[lambda: timers.sweep(tandem.services, now=after_downtime)] * 3)
+    assert sum(done) == 3  # two reminders (LEAD1, LEAD2) and one escalation, across all three sweeps
+    assert timers.sweep(tandem.services, now=after_downtime + timedelta(minutes=5)) == 0
+    card_for(slack, BACKUP, "REQ-1", "Ops lead")
+    tandem.settle()
+    assert events(tandem, request).count("escalated") == 1
+    assert sum("backup approver" in m["text"] for m in slack.messages(OPS)) == 1
+
+
+def test_the_sweep_runs_on_fixed_ticks_so_a_restart_catches_up_at_once(tandem):
+    from scheduler import last_due
+
+    [source] = timers.job_sources(tandem.services)
+    with session_scope(tandem.engine) as session:
+        [job] = list(source(session, datetime.now(UTC)))
+    start = datetime(2026, 12, 1, 10, 7, 30, tzinfo=UTC)  # a process that just started
+    assert last_due(job.trigger, now=start, since=start - timedelta(hours=1)) == datetime(2026, 12, 1, 10, 5,
+                                                                                            tzinfo=UTC)
+
+
+def test_a_name_that_cannot_be_looked_up_is_answered_not_guessed(sender, slack, tandem, workspace):
+    slack.escape_overrides["/approval"] = False
+    slack.fail_next("users.list", status=500)  # Slack failing the lookup
+    text = sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()["text"]
+    assert text.startswith("Slack did not give Tandem the list of people just now")
+    assert sender.command("/approval", "delegate @u0deputy until 2099-12-31", user_id=LEAD1).json()["text"] \
+        .startswith(f"Until 2099-12-31, <@{DEPUTY}> receives")  # Slack is back: the same words work

@@ -55,7 +55,7 @@ def seeded_metrics(engine, team_id: str, previous: date, last: date) -> None:
     CAC (sum, lower is better): 20+30 = 50, then 45: ▼ −5 (−10 %), target 40 missed.
     NPS (last): 30 then 35 → 35, then 35: no change."""
     define(engine, team_id, ["DAU", "Daily active users", "users", "150", "average"])
-    define(engine, team_id, ["CAC", "Customer acquisition cost", "¥", "40", "lower-is-better", "sum"])
+    define(engine, team_id, ["CAC", "Customer acquisition cost", "40", "lower-is-better", "sum"])  # money: see test_currency
     define(engine, team_id, ["NPS"])
     record(engine, team_id, "DAU", {previous: 100, previous + timedelta(1): 110, previous + timedelta(2): 120,
                                     last: 120, last + timedelta(3): 130, last + timedelta(6): 140})
@@ -64,11 +64,12 @@ def seeded_metrics(engine, team_id: str, previous: date, last: date) -> None:
 
 
 def make_digest(engine, team_id: str, *, name: str = "weekly", template: str = "default",
-                timezone: str = "UTC", owner: str = ADMIN, thresholds: dict | None = None) -> Digest:
+                timezone: str = "UTC", owner: str = ADMIN, thresholds: dict | None = None,
+                cadence: str = "weekly") -> Digest:
     with session_scope(engine) as session:
         digest = Digest(team_id=team_id, name=name, channel=LEAD, weekday=0, hour=9, minute=0, timezone=timezone,
                         metrics=["DAU", "CAC", "NPS"], thresholds=thresholds or {"DAU": 10, "CAC": 15},
-                        template=template, owner="")
+                        template=template, owner="", cadence=cadence)
         return digests.save_digest(session, digest=digest, actor=owner, actor_is_admin=True, now=utcnow())
 
 

@@ -46,7 +46,7 @@ def test_preview_is_only_for_me_and_shows_the_hand_computed_numbers(sender, slac
     text = all_text(shown)
     assert "*DAU* Daily active users: *130* users  ▲ +20 (+18.2%)  :warning: off target (150)  " \
            ":rotating_light: moved more than ±10%" in text
-    assert "*CAC* Customer acquisition cost: *45* ¥  ▼ −5 (−10%)  :warning: off target (40)" in text
+    assert "*CAC* Customer acquisition cost: *45*  ▼ −5 (−10%)  :warning: off target (40)" in text  # no currency set
     assert "moved more than ±15%" not in text
     assert "*NPS* Net promoter score: *35*  no change\n" in text
     assert f"ISO week {week_label(last)}: {last} – {last + timedelta(6)}, times in UTC" in text
@@ -55,10 +55,18 @@ def test_preview_is_only_for_me_and_shows_the_hand_computed_numbers(sender, slac
     tandem.settle()
     assert slack.messages(LEAD) == [] and sends(tandem) == []
     assert reply(sender, slack, "/digest", "preview nope")["text"] == refusal("digests.unknown_digest", name="nope")
-    assert reply(sender, slack, "/digest", "preview weekly W46")["text"] == refusal("digests.bad_week", given="W46")
+    assert reply(sender, slack, "/digest", "preview weekly W46")["text"] == refusal("digests.bad_period", given="W46")
 
 
-def test_send_now_posts_text_first_then_the_chart_in_its_thread(sender, slack, tandem, lead):
+def chart_of(slack, message: dict):
+    """The uploaded file the digest message's image block shows (it must be the message's last block)."""
+    image = message["blocks"][-1]
+    assert image["type"] == "image" and set(image["slack_file"]) == {"id"}, message["blocks"][-1]
+    [chart] = [f for f in slack.files if f.id == image["slack_file"]["id"]]
+    return chart
+
+
+def test_send_now_posts_the_digest_with_its_chart_inside(sender, slack, tandem, lead):
     previous, last = weeks()
     seeded_metrics(tandem.engine, slack.team_id, previous, last)
     make_digest(tandem.engine, slack.team_id)
@@ -72,8 +80,13 @@ def test_send_now_posts_text_first_then_the_chart_in_its_thread(sender, slack, t
     assert "▲ +20 (+18.2%)" in all_text(message) and "backfill" not in message["text"]
     assert "• New feature: 1 opened, 1 accepted, 1 done, 0 declined\nMedian time to triage: 2.0 h · " \
            "median time to done: 30.0 h" in all_text(message) and "*Shipped*\n• REQ-1 Request 1" in all_text(message)
-    chart = drained(lambda: [f for f in slack.files if f.completed], "the chart")[0]
-    assert chart.channel_id == LEAD and chart.thread_ts == message["ts"] and chart.content.startswith(b"\x89PNG")
+    chart = chart_of(slack, message)
+    assert chart.completed and chart.content.startswith(b"\x89PNG") and message["blocks"][-1]["title"]["text"] == \
+        f"Key metrics to {week_label(last)}"
+    assert chart.channel_id is None and len(slack.messages(LEAD)) == 1  # not shared: no second post, no thread
+    assert [f.id for f in slack.files] == [chart.id]  # one upload
+    # Slack was still processing the file at first: the post waited until files.info showed it ready.
+    assert [bool(c.response["file"]["mimetype"]) for c in slack.calls_to("files.info")][:2] == [False, True]
     assert sends(tandem) == [(last, "now", ADMIN)]
     assert reply(sender, slack, "/digest", "send weekly later")["text"] == refusal("digests.send_usage")
     assert reply(sender, slack, "/digest", "send weekly now", user=ALICE)["text"] == \
@@ -99,7 +112,7 @@ def test_resend_posts_a_past_week_marked_as_a_backfill_once_unless_asked_again(s
     assert sends(tandem) == [(previous, "resend", ADMIN)] * 2
     this_week = week_label(last + timedelta(weeks=1))
     assert reply(sender, slack, "/digest", f"resend weekly {this_week}")["text"] == \
-        refusal("digests.week_not_over", week=this_week)
+        refusal("digests.period_not_over", period=this_week)
 
 
 def test_the_weekly_job_sends_once_even_across_a_restart(slack, tandem, lead):
@@ -126,22 +139,26 @@ def test_the_weekly_job_sends_once_even_across_a_restart(slack, tandem, lead):
     [message] = posted(slack)
     assert week_label(last) in message["text"]
     assert sends(tandem) == [(last, "scheduled", None)]
-    assert [f.thread_ts for f in slack.files if f.completed] == [message["ts"]]  # one chart, in its thread
+    assert [f.id for f in slack.files if f.completed] == [chart_of(slack, message).id]  # one chart, inside
 
 
-def test_a_run_resumed_after_a_crash_still_uploads_the_missing_chart(slack, tandem, lead, monkeypatch):
+def test_a_run_resumed_after_a_crash_posts_the_digest_with_its_chart_once(slack, tandem, lead, monkeypatch):
     previous, last = weeks()
     seeded_metrics(tandem.engine, slack.team_id, previous, last)
     digest = make_digest(tandem.engine, slack.team_id)
     due = datetime.combine(last + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC).replace(hour=9)
     job = sending.digest_job(tandem.services, digest)
     with monkeypatch.context() as crash:
-        crash.setattr(sending, "upload_chart", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+        # killed after the upload, before the messages were queued
+        crash.setattr(sending, "queue_messages", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
         with contextlib.suppress(RuntimeError):
             job.run(due, due)
+    job.run(due, due + timedelta(minutes=1))  # within the lease: that run may still be going; nothing
+    tandem.settle()
+    assert slack.messages(LEAD) == []
     job.run(due, due + timedelta(minutes=6))  # the scheduler resumes the unfinished run after its lease
     [message] = posted(slack)
-    assert [f.thread_ts for f in slack.files if f.completed] == [message["ts"]]
+    assert [f.id for f in slack.files] == [chart_of(slack, message).id]  # the first run's upload, reused
     assert sends(tandem) == [(last, "scheduled", None)]
 
 

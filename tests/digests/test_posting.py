@@ -6,6 +6,7 @@ from clock import utcnow
 from handlers.digests import sending
 from models.db import session_scope
 from models.digests import SCHEDULED
+from models.digests.period import week_of
 from models.digests.week import week_label
 from models.standups.tables import Standup, StandupAnswer, StandupRun
 from tests.conftest import at_once
@@ -53,7 +54,7 @@ def test_a_week_the_schedule_posted_is_not_resent_without_again_in_chinese(sende
     seeded_metrics(tandem.engine, slack.team_id, previous, last)
     digest = make_digest(tandem.engine, slack.team_id)
     due = datetime.combine(last + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC).replace(hour=9)
-    sending.send(tandem.services, digest_id=digest.id, monday=last, kind=SCHEDULED, actor=None, now=due)
+    sending.send(tandem.services, digest_id=digest.id, period=week_of(last), kind=SCHEDULED, actor=None, now=due)
     [message] = posted(slack)
     slack.add_user(ADMIN, name="admin", locale="zh-CN", is_admin=True)
     said = reply(sender, slack, "/digest", f"resend weekly {week_label(last)}")

@@ -121,6 +121,6 @@ def test_a_template_stopped_when_the_digest_is_due_falls_back_and_tells_the_owne
     [message] = posted(slack)
     assert "*Business metrics*" in message["blocks"][2]["text"]["text"]  # the default's layout
     told = drained(lambda: slack.messages(slack.dm_channel_of(ADMIN)), "the owner's DM")[0]
-    assert told["text"] == ("Template big was stopped: its output passed 40,000 characters. This week's digest weekly "
+    assert told["text"] == ("Template big was stopped: its output passed 40,000 characters. This digest weekly "
                             "used Tandem's default template; fix the template and check it with "
                             "`/digest template check weekly`.")

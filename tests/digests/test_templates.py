@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from handlers.digests import rendering
 from models.db import session_scope
-from models.digests import DigestSend
+from models.digests import DigestSend, week
 from tests.conftest import wait_until
 from tests.digests.conftest import LEAD, make_digest, reply, seeded_metrics, weeks
 from tests.digests.test_digest import posted
@@ -61,7 +61,7 @@ def test_template_check_names_the_line_and_passes_a_good_template(sender, slack,
     assert reply(sender, slack, "/digest", "preview weekly")["text"] == said  # a preview says the same
     write(team_dir, "team", GOOD)
     assert reply(sender, slack, "/digest", "template check weekly")["text"] == \
-        "Template team of weekly renders last week's data without problems."
+        "Template team of weekly renders the last period's data without problems."
 
 
 def test_a_template_broken_at_send_time_falls_back_to_the_default_and_tells_the_owner(
@@ -91,15 +91,19 @@ def test_long_digests_are_split_at_slacks_limits(sender, slack, tandem, lead, te
     [first] = posted(slack)
     replies = drained(lambda: [m for m in slack.replies(LEAD, first["ts"]) if m["ts"] != first["ts"]
                                and m.get("blocks")], "the continuation")
-    sections = first["blocks"] + replies[0]["blocks"]
-    assert len(first["blocks"]) == 45 and len(replies[0]["blocks"]) == 16 and replies[0]["text"] == "weekly (2/2)"
+    # 45 sections and the chart (the image block goes with the first message: 46 of Slack's 50)
+    assert [b["type"] for b in first["blocks"][-2:]] == ["section", "image"]
+    sections = first["blocks"][:-1] + replies[0]["blocks"]
+    assert len(first["blocks"]) == 46 and len(replies[0]["blocks"]) == 16 and replies[0]["text"] == "weekly (2/2)"
     assert [len(b["text"]["text"]) for b in sections[:2]] == [3000, 1002]  # "0 " + 4000 x, cut at 3000
     assert [b["text"]["text"] for b in sections[2:]] == [f"{i} y" for i in range(1, 60)]
 
 
 def test_the_default_digest_in_chinese(tandem, slack):
     context = {"digest": {"name": "周报"}, "backfill": True, "metrics": [],
-               "week": {"label": "2026-W46", "start": "2026-11-09", "end": "2026-11-15", "zone": "Asia/Shanghai"},
+               "sections": {},
+               "period": {"kind": "week", "label": "2026-W46", "start": "2026-11-09", "end": "2026-11-15",
+                          "zone": "Asia/Shanghai"},
                "requests": {"totals": dict.fromkeys(("opened", "accepted", "done", "declined"), 0),
                             "counts": {w: dict.fromkeys(("activity", "optimisation", "feature"), 0)
                                        for w in ("opened", "accepted", "done", "declined")},
@@ -115,22 +119,53 @@ def test_the_default_digest_in_chinese(tandem, slack):
     assert message["blocks"][3]["text"]["text"] == \
         "*站会*\n应答 8 人次中回答 7 次（87.5%），85.7% 按时，提出阻碍 1 个\n• &lt;@U0AB&gt; 安娜 · eng · 2026-11-10"
     assert "<@" not in str(message)  # nobody is notified by a digest
+    [english] = rendering.render("", "default", language="en", context=context)
+    assert english["blocks"][3]["text"]["text"].startswith(
+        "*Standups*\n7 of 8 answers (87.5%), 85.7% on time, 1 blocker raised\n")
+    context["standups"].update(answered=1, expected=1, blockers=2)
+    [english] = rendering.render("", "default", language="en", context=context)
+    assert "\n1 of 1 answer (87.5%), 85.7% on time, 2 blockers raised\n" in english["blocks"][3]["text"]["text"]
 
 
 def test_the_default_digest_shows_approvals():
     context = {"digest": {"name": "weekly"}, "backfill": False, "metrics": [], "standups": None,
-               "week": {"label": "2026-W47", "start": "2026-11-16", "end": "2026-11-22", "zone": "UTC"},
+               "sections": {},
+               "period": {"kind": "week", "label": "2026-W47", "start": "2026-11-16", "end": "2026-11-22", "zone": "UTC"},
                "requests": {"totals": dict.fromkeys(("opened", "accepted", "done", "declined"), 0),
                             "counts": {w: dict.fromkeys(("activity", "optimisation", "feature"), 0)
                                        for w in ("opened", "accepted", "done", "declined")},
                             "median_triage_hours": None, "median_done_hours": None, "shipped": [], "shipped_more": 0},
                "approvals": {"approved": 1, "rejected": 1, "stages": [{"stage": "Ops lead", "median_hours": 3.0,
-                                                                       "count": 2}],
+                                                                       "count": 2},
+                                                                      {"stage": "Budget", "median_hours": 1.0,
+                                                                       "count": 1}],
                              "starting_next_week": [{"ref": "REQ-1", "title": "Sale <1>", "starts": "2026-11-25"}],
                              "waiting": [{"ref": "REQ-5", "title": "Sale 5", "stage": "Ops lead",
                                           "since": "2026-11-15T19:00"}]}}
     [message] = rendering.render("", "default", language="en", context=context)
     assert message["blocks"][-1]["text"]["text"] == (
-        "*Approvals*\nApproved 1 · rejected 1\n• Ops lead: median 3.0 h (2 decisions)\n"
+        "*Approvals*\nApproved 1 · rejected 1\n• Ops lead: median 3.0 h (2 decisions)\n• Budget: median 1.0 h (1 decision)\n"
         "*Approved activities starting next week*\n• 2026-11-25 REQ-1 Sale &lt;1&gt;\n"
         "*Waiting longest for approval*\n• REQ-5 Sale 5 · Ops lead · since 2026-11-15T19:00 UTC")
+
+
+def test_a_section_another_capability_adds_shows_where_its_template_is(sender, slack, tandem, lead, team_dir,
+                                                                       monkeypatch):
+    """The seam for other capabilities (the activities of a period, say): a function adds data under
+    its name, and its template (sections/NAME.yaml.j2) puts blocks after the built-in ones."""
+    seen = []
+
+    def probe(session, *, digest, period, zone):
+        seen.append((digest.name, period.label, str(zone)))
+        return {"running": 3}
+
+    monkeypatch.setitem(week.SECTIONS, "probe", probe)
+    monkeypatch.setitem(week.SECTIONS, "quiet", lambda session, **_: None)  # nothing to say: left out
+    (team_dir / "sections").mkdir()
+    write(team_dir / "sections", "probe",
+          "  - type: section\n    text: {type: mrkdwn, text: \"probe: {{ data.running }} running\"}\n")
+    seeded_metrics(tandem.engine, slack.team_id, *weeks())
+    make_digest(tandem.engine, slack.team_id, cadence="quarterly")
+    shown = reply(sender, slack, "/digest", "preview weekly 2026-Q3")
+    assert shown["blocks"][-1]["text"]["text"] == "probe: 3 running"
+    assert seen == [("weekly", "2026-Q3", "UTC")]

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.db import session_scope
-from models.digests import week
-from models.errors import RuleError
+from models.digests import period, week
 from tests.digests.conftest import add_request, make_digest, seeded_metrics
 
 W46, W47 = date(2026, 11, 9), date(2026, 11, 16)
@@ -83,14 +82,6 @@ def test_a_request_counts_in_the_week_of_the_digests_zone(engine):
     assert week.last_complete_week(now, UTC) == date(2026, 10, 12)
 
 
-def test_parse_week():
-    assert week.parse_week("2026-W46") == W46 - timedelta(weeks=0) and week.week_label(W46) == "2026-W46"
-    assert week.parse_week("2020w53") == date(2020, 12, 28)
-    for bad in ("2026-W54", "46", "2026-11-09"):
-        with pytest.raises(RuleError):
-            week.parse_week(bad)
-
-
 def test_standup_participation_on_time_and_blockers(engine):
     from models.standups.tables import Standup, StandupAnswer, StandupRun
 
@@ -112,8 +103,9 @@ def test_standup_participation_on_time_and_blockers(engine):
         session.add_all(StandupAnswer(run_id=r.id, team_id="T1", user_id=u, status=st, on_time=ot, has_blocker=b,
                                       answered_at=now, updated_at=now) for r, u, st, ot, b in answers)
     with session_scope(engine) as session:
-        stats = week.builtin.standup_stats(session, team_id="T1", monday=W47)
-        assert week.builtin.standup_stats(session, team_id="T1", monday=W47 + timedelta(weeks=1)) is None
+        stats = week.builtin.standup_stats(session, team_id="T1", first=W47, end=W47 + timedelta(weeks=1))
+        assert week.builtin.standup_stats(session, team_id="T1", first=W47 + timedelta(weeks=1),
+                                          end=W47 + timedelta(weeks=2)) is None
     # expected 2 + 3 = 5; answered 3 → 60 %; on time 2 of 3 → 66.7 %; blockers: B on Monday, A on Tuesday
     assert {k: stats[k] for k in ("runs", "expected", "answered", "participation_pct", "on_time_pct", "blockers")} \
         == {"runs": 2, "expected": 5, "answered": 3, "participation_pct": 60.0, "on_time_pct": 66.7, "blockers": 2}
@@ -162,7 +154,8 @@ def test_approvals_of_the_week(engine):
         approval_run(request(5, "in_approval"), "running", current=0, since=t0 - 30 * h)
     start, end = week.bounds(W47, ZoneInfo("Asia/Shanghai"))
     with session_scope(engine) as session:
-        stats = week.builtin.approval_stats(session, team_id="T1", start=start, end=end, monday=W47,
+        stats = week.builtin.approval_stats(session, team_id="T1", start=start, end=end,
+                                            following=period.week_of(W47).shifted(1),
                                             zone=ZoneInfo("Asia/Shanghai"))
     assert (stats["approved"], stats["rejected"]) == (1, 1)
     assert stats["stages"] == [{"stage": "Ops lead", "median_hours": 3.0, "count": 2},

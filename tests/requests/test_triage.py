@@ -29,6 +29,10 @@ def card_shows(slack, tandem, request, status: str) -> dict:
                    f"the card to show {status}")
 
 
+def texts(message: dict) -> list[str]:
+    return [block["text"]["text"] for block in message["blocks"] if block["type"] == "section" and "text" in block]
+
+
 def stored(tandem, request) -> Request:
     with session_scope(tandem.engine) as session:
         return session.get(Request, request.id)
@@ -220,7 +224,7 @@ def test_a_chinese_requester_hears_in_chinese(sender, slack, tandem, workspace):
     sender.action(PM1, [action("request_accept")], message=card(slack, tandem, request))
     drained(lambda: len(dms(slack, OPS_ZH)) == 2, "the DM")
     accepted = str(templates.translations("zh_CN").gettext("Accepted"))
-    assert accepted != "Accepted" and dms(slack, OPS_ZH)[1] == f"REQ-1: {accepted}"
+    assert accepted != "Accepted" and dms(slack, OPS_ZH)[1] == f"REQ-1：{accepted}"  # a Chinese colon
     assert thread(slack, tandem, request) == [f"<@{PM1}> accepted · New → Accepted"]  # the workspace's language
 
 
@@ -236,7 +240,9 @@ def test_decline_needs_a_reason_shown_inline(sender, slack, tandem, workspace):
     assert actions(tandem, request) == ["filed"]
     assert submit(sender, slack, PM1, view, "reason", "Not this quarter <!channel>") is None
     assert modal_of(slack, PM1) is None
-    card_shows(slack, tandem, request, "Declined")
+    declined = card_shows(slack, tandem, request, "Declined")
+    # the card itself says who declined and why (not just "Declined")
+    assert f":no_entry_sign: Declined by <@{PM1}>\n> Not this quarter &lt;!channel&gt;" in texts(declined)
     drained(lambda: len(dms(slack, OPS)) == 2, "the DM")
     dm = slack.messages(OPS)[1]["blocks"][0]["text"]["text"]
     assert "> Not this quarter &lt;!channel&gt;" in dm and "<!channel>" not in dm
@@ -252,6 +258,7 @@ def test_need_info_asks_the_requester(sender, slack, tandem, workspace):
     card_shows(slack, tandem, request, "Needs info")
     drained(lambda: len(dms(slack, OPS)) == 2, "the DM")
     assert "Which report, daily or weekly?" in str(slack.messages(OPS)[1]["blocks"])
+    assert "request_edit" in str(slack.messages(OPS)[1]["blocks"])  # an Edit button, as on the "filed" DM
     assert thread(slack, tandem, request) == [
         f"<@{PM2}> asked for more information · New → Needs info\n> Which report, daily or weekly?"]
 
@@ -348,3 +355,20 @@ def test_other_thread_messages_are_kept_or_ignored(sender, slack, tandem, worksp
     assert comments(tandem, request) == [(PM1, "Looking into it")]
     assert actions(tandem, request) == ["filed"] and stored(tandem, request).version == 1
     assert not slack.calls_to("chat.update")
+    from models.events import HandledEvent
+
+    with session_scope(tandem.engine) as session:  # only the kept comment's event is remembered
+        assert len(session.exec(select(HandledEvent)).all()) == 1
+
+
+def test_a_declined_card_says_who_and_why_in_chinese(sender, slack, tandem, workspace):
+    from tests.conftest import SETTINGS_ADMIN
+
+    slack.add_user(SETTINGS_ADMIN, name="tandem-admin")
+    assert sender.command("/tandem", "language zh-CN", user_id=SETTINGS_ADMIN).status == 200
+    request = file_quickly(tandem, workspace.team_id)
+    view = open_reason(sender, slack, tandem, request, PM1, "request_decline")
+    assert submit(sender, slack, PM1, view, "reason", "本季度不做") is None
+    declined = drained(lambda: "已拒绝" in str((m := card(slack, tandem, request))["blocks"]) and m, "the declined card")
+    assert f":no_entry_sign: <@{PM1}> 已拒绝\n> 本季度不做" in texts(declined)
+

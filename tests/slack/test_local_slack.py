@@ -957,3 +957,17 @@ def test_a_users_file_downloads_with_the_bot_token_only(local_slack):
         assert response.read() == b"DAU,2026-11-02,100\n"
     with urllib.request.urlopen(url) as response:  # no token: Slack's sign-in page, not the file
         assert response.headers.get_content_type() == "text/html" and b"Sign in" in response.read()
+
+
+def test_command_text_is_sent_the_way_the_manifest_escapes_it(local_slack):
+    # /approval has should_escape on: a known @name arrives escaped, an unknown one as typed
+    sent = slash_command("/approval", "delegate @bob until 2026-12-31 #general @nobody", slack=local_slack)
+    assert sent["text"] == "delegate <@U0BOB|bob> until 2026-12-31 <#C0GENERAL|general> @nobody"
+    assert slash_command("/approval", "delegate <@U0BOB> until x", slack=local_slack)["text"] == \
+        "delegate <@U0BOB|bob> until x"
+    # /request has it off: a test that wrote an escaped mention gets what the person typed
+    assert slash_command("/request", "list <@U0BOB|bob> <#C0GENERAL>", slack=local_slack)["text"] == \
+        "list @bob #general"
+    local_slack.escape_overrides["/approval"] = False  # an install made from an older manifest
+    assert slash_command("/approval", "delegate <@U0BOB|bob> until x", slack=local_slack)["text"] == \
+        "delegate @bob until x"

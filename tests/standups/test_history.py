@@ -9,7 +9,7 @@ from models.db import session_scope
 from models.standups import StandupRun
 from models.standups.answers import record_answer, record_skip
 from models.standups.stats import standup_stats
-from tests.standups.conftest import BERLIN, NY, OWNER, TEAM, make_standup, tick
+from tests.standups.conftest import BERLIN, NY, OWNER, SHANGHAI, TEAM, make_standup, tick
 
 
 def run_days(tandem, standup, days):
@@ -47,8 +47,13 @@ def test_stats_per_person_and_overall(tandem, people, sender):
     body = sender.command("/standup", "stats daily 14d", user_id=OWNER).json()
     text = str(body["blocks"])
     assert "Standup daily: last 14 days" in body["text"]
-    assert "*Nick York*: participation 100% (3 of 3) · on time 67% · 0 skipped · 1 blockers" in text
-    assert "Overall: participation 33% (3 of 9)" in text
+    assert "*Nick York*: participation 100% (3 of 3) · on time 67% · 0 skipped · 1 blocker" in text
+    assert "Overall: participation 33% (3 of 9)" in text and "· 0 blockers" in text
+    assert "· 3 standup days" in text
+    chinese = sender.command("/standup", "stats daily 1d", user_id=SHANGHAI).json()
+    assert chinese["text"] == "站会 daily：最近 1 天"
+    english = sender.command("/standup", "stats daily 1d", user_id=OWNER).json()
+    assert english["text"] == "Standup daily: last 1 day"
 
 
 def test_history_of_a_person(tandem, people, sender):
@@ -63,3 +68,16 @@ def test_history_of_a_person(tandem, people, sender):
     assert [b["text"]["text"].split(" · ")[-1] for b in own["blocks"][1:]] == ["missing", "missing"]
     assert "is not a period" in sender.command("/standup", "history 999d", user_id=OWNER).json()["text"]
     assert "is not a person" in sender.command("/standup", "history nick", user_id=OWNER).json()["text"]
+
+
+def test_history_of_a_person_as_typed(tandem, people, sender, slack):
+    """`/standup history @nick` as typed: escaped by Slack (the manifest), or resolved where escaping is off."""
+    standup = make_standup(tandem, participants=[NY, BERLIN, OWNER], zone_mode="team", timezone="America/New_York",
+                           prompt_time="09:00", days=list("0123456"))
+    run_days(tandem, standup, 2)
+    for escaped in (True, False):
+        slack.escape_overrides["/standup"] = escaped
+        body = sender.command("/standup", "history @nick 7d", user_id=OWNER).json()
+        assert len([b for b in body["blocks"][1:] if "daily · answered" in b["text"]["text"]]) == 2, body
+    assert "There is no one called @nobody" in sender.command("/standup", "history @nobody", user_id=OWNER).json()["text"]
+    assert "本工作区没有叫 @nobody 的人" in sender.command("/standup", "history @nobody", user_id=SHANGHAI).json()["text"]

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from localslack.payloads import state_value
+from localslack.payloads import action, state_value
 from models.db import session_scope
 from models.standups import Standup, StandupRun
 from tests.conftest import SETTINGS_ADMIN
@@ -31,6 +31,12 @@ def reply(sender, user, text):
     return sender.command("/standup", text, user_id=user).json()
 
 
+def click_delete(sender, user, question: dict):
+    """The Delete button of `/standup delete`'s ephemeral answer (past Slack's confirm dialog)."""
+    return sender.action(user, [action("standup_delete")], message={**question, "ts": "1700000000.000100"},
+                         container={"type": "message", "is_ephemeral": True, "channel_id": "C0GENERAL"})
+
+
 def the_standup(tandem):
     with session_scope(tandem.engine) as session:
         return session.exec(select(Standup)).first()
@@ -51,9 +57,12 @@ def test_pause_resume_delete_by_the_owner_refused_for_others(sender, slack, tand
     assert reply(sender, NY, "pause nosuch")["text"] == \
         "There is no standup called nosuch. `/standup list` shows them all."
     assert reply(sender, NY, "pause")["text"] == "Say which standup: `/standup pause NAME`."
-    tick(tandem, utc(2026, 3, 9, 13, 30))
+    now = datetime.now(UTC)  # resumed now: the next Monday's prompt (09:30 in New York, EST or EDT) is sent
+    monday = (now + timedelta(days=7 - now.weekday())).replace(hour=14, minute=30, second=0, microsecond=0)
+    tick(tandem, monday)
     assert len(sends(tandem)) == 2  # NY and the owner, both in New York
-    assert "is deleted" in reply(sender, SETTINGS_ADMIN, "delete daily")["text"]  # an admin may
+    question = reply(sender, SETTINGS_ADMIN, "delete daily")  # an admin may, after confirming
+    assert "is deleted" in told(slack, click_delete(sender, SETTINGS_ADMIN, question))
     assert the_standup(tandem) is None
     with session_scope(tandem.engine) as session:
         assert list(session.exec(select(StandupRun))) == []  # its history went with it
@@ -160,3 +169,60 @@ def test_more_than_twenty_people_answer_in_the_thread(sender, slack, tandem, peo
     [edited] = slack.replies(REPORT, parent["ts"])  # the reply is edited in place, not posted again
     assert edited["ts"] == first["ts"] and "Thread me, edited" in str(edited["blocks"])
     assert TEAM and len(report(slack)) == 1
+
+
+def test_resuming_after_todays_prompt_time_sends_no_late_prompt(sender, slack, tandem, today):
+    slack.add_user(SETTINGS_ADMIN, name="tandem-admin", locale="zh-CN")
+    assert "is paused" in reply(sender, OWNER, "pause daily")["text"]
+    tick(tandem, today)  # the prompt time (5 minutes ago) passes while paused
+    assert sends(tandem) == []
+    answer_ = reply(sender, OWNER, "resume daily")
+    assert answer_["text"] == f"Standup daily is running again. Today’s prompt time ({the_standup(tandem).prompt_time}) " \
+        "passed while it was paused, so today’s prompt is not sent."
+    assert "Next prompt:" in str(answer_["blocks"])
+    tick(tandem, datetime.now(UTC))
+    assert sends(tandem) == []  # not sent late, and no run: no report naming everyone as missing
+    with session_scope(tandem.engine) as session:
+        assert list(session.exec(select(StandupRun))) == []
+    tick(tandem, today + timedelta(days=1))
+    assert len(sends(tandem)) == 4  # tomorrow's prompts go out as usual
+    reply(sender, SETTINGS_ADMIN, "pause daily")
+    zh = reply(sender, SETTINGS_ADMIN, "resume daily")["text"]
+    assert zh.startswith("站会 daily 已恢复。") and "暂停期间已过，今天不再发送提醒。" in zh
+
+
+def test_delete_asks_first_and_says_what_is_lost(sender, slack, tandem, today):
+    tick(tandem, today)
+    tandem.settle()
+    answer(sender, slack, NY, "A", "B", "")
+    question = reply(sender, OWNER, "delete daily")
+    assert the_standup(tandem) is not None  # nothing deleted by the command itself
+    [button] = question["blocks"][-1]["elements"]
+    assert (button["action_id"], button["style"]) == ("standup_delete", "danger")
+    dialog = button["confirm"]  # Slack's own "are you sure?" before the click reaches Tandem
+    assert dialog["title"]["text"] == "Delete standup?" and dialog["confirm"]["text"] == "Delete"
+    assert dialog["deny"]["text"] == "Keep it"
+    assert "removes its whole history (days reported: 1, answers: 1)" in dialog["text"]["text"]
+    assert "cannot be undone" in question["text"]
+    others = reply(sender, NY, "delete daily")["text"]
+    assert others.startswith("Only the owner of daily")  # refused before any button is shown
+    response = click_delete(sender, NY, question)  # a button that reached someone else: refused on click
+    assert told(slack, response).startswith("Only the owner of daily") and the_standup(tandem) is not None
+    done = click_delete(sender, OWNER, question)
+    assert told(slack, done) == "Standup daily is deleted, with its history."
+    assert slack.responses(done.sent["response_url"])[0]["replace_original"] is True  # no second click
+    assert the_standup(tandem) is None
+    again = click_delete(sender, OWNER, question)
+    assert told(slack, again) == "There is no such standup any more: it was deleted already."
+
+
+def test_delete_asks_in_chinese(sender, slack, tandem, people):
+    make_standup(tandem)
+    slack.add_user(SETTINGS_ADMIN, name="tandem-admin", locale="zh-CN")
+    question = reply(sender, SETTINGS_ADMIN, "delete daily")
+    dialog = question["blocks"][-1]["elements"][0]["confirm"]
+    assert (dialog["title"]["text"], dialog["confirm"]["text"], dialog["deny"]["text"]) == ("删除站会？", "删除", "保留")
+    assert "已报告天数：0，回答：0" in dialog["text"]["text"] and "无法撤销" in question["text"]
+    assert told(slack, click_delete(sender, SETTINGS_ADMIN, question)).startswith("站会 daily")
+    assert the_standup(tandem) is None
+

@@ -63,10 +63,15 @@ def test_prompts_answers_and_one_report_edited_in_place(sender, slack, tandem, t
     assert prompt_of(slack, SHANGHAI)[0]["text"] == "站会 daily 时间到了。"  # their Slack language
     for user in EVERYONE:
         assert len(prompt_of(slack, user)) == 1
+    [when_en] = [e["text"] for b in prompt_of(slack, NY)[0]["blocks"] if b["type"] == "context" for e in b["elements"]]
+    [when_zh] = [e["text"] for b in prompt_of(slack, SHANGHAI)[0]["blocks"] if b["type"] == "context"
+                 for e in b["elements"]]
+    assert when_en.startswith(f"The report goes to <#{REPORT}> at <!date^") and when_en.endswith(" UTC>.")
+    assert when_zh.startswith("报告将于 <!date^") and when_zh.endswith(f" UTC> 发到 <#{REPORT}>。")  # no English "."
     assert answer(sender, slack, NY, "Shipped login", "Checkout", "Waiting on API keys").text in ("", "{}")
     tandem.settle()
     [parent] = drained(lambda: report(slack), "the report")
-    assert "1/4 answered · 3 waiting" in parent["text"]
+    assert parent["text"].startswith("Standup daily, ") and parent["text"].endswith(": 1/4 answered · 3 waiting")
     assert answer(sender, slack, BERLIN, "Docs", "Tests", "none").status == 200
     assert told(slack, click(sender, slack, SHANGHAI, "standup_skip")) == "今天已跳过 daily。"
     tandem.settle()
@@ -218,3 +223,36 @@ def test_a_failing_slack_is_retried_by_the_outbox_and_still_one_prompt_each(send
     tandem.settle()
     tandem.services.delivery.drain(now=datetime.now(UTC) + timedelta(minutes=5))
     assert {user: len(prompt_of(slack, user)) for user in EVERYONE} == {user: 1 for user in EVERYONE}
+
+
+def test_yesterday_is_prefilled_with_the_last_days_today_whole_and_editable(sender, slack, tandem, today):
+    from models.standups import StandupRun
+    from models.standups.answers import record_answer
+
+    tick(tandem, today - timedelta(days=1))  # yesterday's run
+    plan = "Ship the export; " + "review the long migration notes with 张伟 & the ops team " * 8  # ~500 chars
+    with session_scope(tandem.engine) as session:
+        run_id = session.exec(select(StandupRun.id).order_by(StandupRun.id)).first()
+        record_answer(session, team_id=slack.team_id, run_id=run_id, user_id=NY,
+                      answers=["old", plan.strip(), "none"], now=today - timedelta(days=1))
+        record_answer(session, team_id=slack.team_id, run_id=run_id, user_id=SHANGHAI,
+                      answers=["旧", "写周报", "无"], now=today - timedelta(days=1))
+    tick(tandem, today)
+    tandem.settle()
+    view = click(sender, slack, NY, "standup_fill")
+    yesterday = view["blocks"][1]
+    assert yesterday["element"]["initial_value"] == plan.strip()  # the whole text, not a grey 140-char hint
+    assert "placeholder" not in yesterday["element"]
+    assert view["blocks"][2]["element"]["placeholder"]["text"].startswith("Ship the export;")  # a hint, cut to 150
+    assert len(view["blocks"][2]["element"]["placeholder"]["text"]) <= 150
+    zh = click(sender, slack, SHANGHAI, "standup_fill")
+    assert zh["blocks"][1]["element"]["initial_value"] == "写周报"
+    assert zh["submit"]["text"] != "Send"  # the modal in Chinese
+    # the person edits the prefilled text; what they send is what is kept
+    sender.view_submission(NY, view, {"q0": {"value": state_value("plain_text_input", "Shipped the export")},
+                                      "q1": {"value": state_value("plain_text_input", "Docs")}})
+    tandem.settle()
+    with session_scope(tandem.engine) as session:
+        latest = session.exec(select(StandupAnswer).where(StandupAnswer.user_id == NY)
+                              .order_by(StandupAnswer.id.desc())).first()
+        assert list(latest.answers)[:2] == ["Shipped the export", "Docs"]

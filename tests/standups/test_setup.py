@@ -121,6 +121,18 @@ def test_list_shows_every_standup_with_its_next_prompt(sender, slack, tandem, pe
     assert lines[1].startswith("*zz-each*") and "each person’s zone" in lines[1]
 
 
+def test_list_counts_people_in_each_language(sender, slack, tandem, people):
+    sender.view_submission(OWNER, command_modal(sender, slack, OWNER), values(
+        name=(TEXT, "solo"), participants=("multi_users_select", [NY])))
+    sender.view_submission(OWNER, command_modal(sender, slack, OWNER), values(name=(TEXT, "trio")))
+    english = [b["text"]["text"] for b in sender.command("/standup", "list", user_id=NY).json()["blocks"]]
+    assert english[0].startswith("*solo* · <#C0STANDUP> · 1 person · ")
+    assert english[1].startswith("*trio* · <#C0STANDUP> · 3 people · ")
+    chinese = [b["text"]["text"] for b in sender.command("/standup", "list", user_id=SHANGHAI).json()["blocks"]]
+    assert chinese[0].startswith("*solo* · <#C0STANDUP> · 1 人 · ")
+    assert chinese[1].startswith("*trio* · <#C0STANDUP> · 3 人 · ")
+
+
 def test_help_and_unknown_subcommands(sender, slack, tandem, people):
     body = sender.command("/standup", "frobnicate", user_id=NY).json()
     assert "`/standup` has no subcommand `frobnicate`." in str(body["blocks"])
