@@ -30,8 +30,9 @@ App Home, lists requests and records metrics.
   approval_click   block_actions approval_approve on a card     chat.update of that card
   metric_record    /metric record DAU <n>                       the response_url post
 
-Then the same payloads, re-signed, are replayed at the same moments against bench/bare/ack_all.py
-(an AsyncApp under uvicorn that acks everything and does nothing).
+Each payload goes at the same moment to bench/bare/ack_all.py too (an AsyncApp under uvicorn that
+acks everything and does nothing), so both meet the same machine: on a shared machine the load of
+other processes, not the app, decides a p99 over a few hundred samples.
 
 Prints ONE JSON line: per database, per step and overall ack p50/p99/max and acks over 3 s, visible
 p50/p99 and visible p99 minus Slack's own time for the call that shows the result (its latency and
@@ -51,6 +52,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -203,13 +205,15 @@ class Watcher:
 class Load:
     """Simulated users sending signed payloads to one server, recording acks and visible results."""
 
-    def __init__(self, url: str, secret: str, slack: LocalSlack, people: People, *, stress: bool, seed: int = 1):
-        self.url, self.slack, self.people, self.stress = url, slack, people, stress
+    def __init__(self, url: str, secret: str, slack: LocalSlack, people: People, *, stress: bool, seed: int = 1,
+                 bare_url: str | None = None):
+        self.url, self.slack, self.people, self.stress, self.bare_url = url, slack, people, stress, bare_url
+        self.bare_samples: list[Sample] = []
+        self.bare_tasks: list[asyncio.Task] = []
         self.verifier = SignatureVerifier(secret)
         self.rng = random.Random(seed)
         self.samples: list[Sample] = []
         self.recording = False
-        self.sent_log: list[tuple[float, str, str, bytes]] = []  # (offset, step, content type, body) to replay
         self.started = 0.0
         self.watcher = Watcher(slack)
         self.session: aiohttp.ClientSession | None = None
@@ -223,7 +227,8 @@ class Load:
         sample = Sample(step=step, sent=time.monotonic())
         if self.recording:
             self.samples.append(sample)
-            self.sent_log.append((sample.sent - self.started, step, content_type, body))
+            if self.bare_url:  # the same signed payload, at the same moment, to the app that only acks
+                self.bare_tasks.append(asyncio.create_task(self.post_bare(step, body, headers)))
         try:
             async with self.session.post(self.url, data=body, headers=headers) as response:
                 sample.text = await response.text()
@@ -232,6 +237,17 @@ class Load:
             sample.status, sample.text = 0, repr(exc)
         sample.ack = time.monotonic() - sample.sent
         return sample
+
+    async def post_bare(self, step: str, body: bytes, headers: dict) -> None:
+        sample = Sample(step=step, sent=time.monotonic())
+        try:
+            async with self.session.post(self.bare_url, data=body, headers=headers) as response:
+                await response.read()
+                sample.status = response.status
+        except (TimeoutError, aiohttp.ClientError):
+            sample.status = 0
+        sample.ack = time.monotonic() - sample.sent
+        self.bare_samples.append(sample)
 
     async def command(self, step: str, user: str, command: str, text: str) -> Sample:
         form = payloads.slash_command(command, text, user, TRIAGE if command == "/request" else STANDUP,
@@ -414,30 +430,8 @@ class Load:
             watcher = asyncio.create_task(self.watch_loop(until))
             await asyncio.gather(*users)
             self.recording = False
+            await asyncio.gather(*self.bare_tasks)
             await watcher
-
-
-async def replay(url: str, secret: str, sent_log: list) -> list[Sample]:
-    """The same payloads at the same moments, re-signed, against another server (the bare app)."""
-    verifier = SignatureVerifier(secret)
-    samples: list[Sample] = []
-    started = time.monotonic()
-
-    async def one(session, offset, step, content_type, body):
-        await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
-                   "X-Slack-Signature": verifier.generate_signature(timestamp=timestamp, body=body)}
-        sample = Sample(step=step, sent=time.monotonic())
-        async with session.post(url, data=body, headers=headers) as response:
-            await response.read()
-            sample.status = response.status
-        sample.ack = time.monotonic() - sample.sent
-        samples.append(sample)
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
-        await asyncio.gather(*(one(session, *entry) for entry in sent_log))
-    return samples
 
 
 # -- the world --------------------------------------------------------------------------------
@@ -542,6 +536,9 @@ def start_profiler(pid: int, seconds: float, path: str) -> subprocess.Popen | No
                              "-o", path, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+OUR_CODE = re.compile(r"\((handlers|models|templates)/|\((delivery|slack_calls|bot|inbound|web|scheduler|clock)\.py")
+
+
 def summarize_profile(path: str, top: int = 25) -> None:
     """The functions (ours first) by the share of samples they are on the stack of, and by own time."""
     inclusive: dict[str, int] = defaultdict(int)
@@ -556,7 +553,7 @@ def summarize_profile(path: str, top: int = 25) -> None:
         if frames:
             own[frames[-1]] += int(count)
     log(f"profile: {total} samples of the Tandem process's CPU ({path})")
-    ours = [(f, n) for f, n in inclusive.items() if "/work/" in f and ".venv" not in f]
+    ours = [(f, n) for f, n in inclusive.items() if OUR_CODE.search(f)]
     for title, rows in (("our code, on the stack of", ours), ("own time", list(own.items()))):
         log(f"-- {title}:")
         for frame, n in sorted(rows, key=lambda item: -item[1])[:top]:
@@ -583,20 +580,26 @@ def outbox_backlog(url: str) -> dict:
         engine.dispose()
 
 
-def run_tandem(database_url: str, args, secret: str) -> tuple[list[Sample], list, dict]:
+def run_tandem(database_url: str, args, secret: str) -> tuple[list[Sample], list[Sample], dict]:
     people = People.make(args.users)
     slack = make_slack(people)
-    port = free_port()
+    port, bare_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}/slack/events"
     extra: dict = {}
+    bare = bare_server("async_uvicorn", bare_port, secret, 8)  # an AsyncApp under uvicorn, like Tandem
+    bare.argv = [a.replace("bench.bare.async_app:api", "bench.bare.ack_all:api") for a in bare.argv]
     try:
-        with tempfile.TemporaryFile(mode="w+b") as output, tandem_server(port, secret, slack, database_url) as server:
+        with tempfile.TemporaryFile(mode="w+b") as output, tempfile.TemporaryFile(mode="w+b") as bare_output, \
+                tandem_server(port, secret, slack, database_url) as server, bare:
             server.start(port, output, timeout=120)
+            if not args.no_bare:
+                bare.start(bare_port, bare_output)
             set_up_workspace(database_url, slack, people, secret)
             define_metric(url, secret, slack)
             slack.set_latency(Latency(seed=args.seed))
             slack.apply_slack_tiers()
-            load = Load(url, secret, slack, people, stress=args.stress, seed=args.seed)
+            load = Load(url, secret, slack, people, stress=args.stress, seed=args.seed,
+                        bare_url=None if args.no_bare else f"http://127.0.0.1:{bare_port}/slack/events")
             cpu_before, bench_cpu = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
             wall = time.monotonic()
             spy = None
@@ -622,19 +625,9 @@ def run_tandem(database_url: str, args, secret: str) -> tuple[list[Sample], list
                 log(f"tandem output (tail):\n{server.tail()}")
         if args.profile and Path(args.profile).exists():
             summarize_profile(args.profile)
-        return load.samples, load.sent_log, extra
+        return load.samples, load.bare_samples, extra
     finally:
         slack.stop()
-
-
-def run_bare(sent_log: list, secret: str) -> list[Sample]:
-    port = free_port()
-    with tempfile.TemporaryFile(mode="w+b") as output, bare_server("async_uvicorn", port, secret, 8) as server:
-        server.argv = [a.replace("bench.bare.async_app:api", "bench.bare.ack_all:api") for a in server.argv]
-        server.start(port, output)
-        samples = asyncio.run(replay(f"http://127.0.0.1:{port}/slack/events", secret, sent_log))
-        server.stop()
-    return samples
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -705,19 +698,13 @@ def main(argv: list[str] | None = None) -> int:
                  "slack_latency": "lognormal median 120 ms, p99 1.5 s (capped at 4 s), plus 1% of calls at 4 s; "
                                   "Slack's per-method tiers (429 + Retry-After)"}
     met = True
-    sent_log: list = []
     try:
         backends = [] if args.no_sqlite else [("sqlite", f"sqlite:///{databases.tmp.name}/interactions.db")]
         if args.postgres:
             backends.append(("postgresql", databases.new(0)))
         for name, url in backends:
             log(f"Tandem on {name}")
-            samples, log_of_run, extra = run_tandem(url, args, secret)
-            sent_log = sent_log or log_of_run
-            bare = None
-            if not args.no_bare and name == backends[0][0]:
-                log("the bare app, same payloads at the same moments")
-                bare = run_bare(log_of_run, secret)
+            samples, bare, extra = run_tandem(url, args, secret)
             result = report(samples, bare, args.duration)
             result.update(extra)
             out[name] = result
@@ -725,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
                 and (result["visible_p99_over_slack"] or 0) <= TARGETS["visible_p99_over_slack"] \
                 and result["overall"]["ack_over_3s"] == 0
             if "ack_p99_ratio" in result:
-                out["ack_p99_ratio"] = result["ack_p99_ratio"]
+                out["ack_p99_ratio"] = max(out.get("ack_p99_ratio") or 0, result["ack_p99_ratio"] or 0)
                 met = met and (result["ack_p99_ratio"] or 0) <= TARGETS["ack_p99_ratio"]
         out["submit_ack_p99_ms"] = max((out[n]["submit_ack_p99_ms"] or 0) for n, _ in backends)
         out["visible_p99_over_slack"] = max((out[n]["visible_p99_over_slack"] or 0) for n, _ in backends)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.response import BoltResponse
 
 import templates
 from clock import utcnow
@@ -119,17 +118,19 @@ def job_sources(services: Services):
 def register(app: AsyncApp, services: Services) -> None:
     services.delivery.late[HOME] = functools.partial(home_args, services)
 
-    async def once_per_event(body, next):
-        """Slack retries events it thinks we missed (X-Slack-Retry-Num); the event_id decides."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await services.in_thread(first_time, services, event_id=event_id,
-                                                        team_id=body.get("team_id", "")):
-            return BoltResponse(status=200, body="")
-        return await next()
+    def once_per_event(work):
+        """Slack retries events it thinks we missed (X-Slack-Retry-Num); the event_id decides, after
+        the ack: the ack never waits for the database (on SQLite, for its one write turn)."""
 
-    once = [once_per_event]  # on event listeners only: commands and clicks skip the lookup
+        def once(services: Services, body: dict) -> None:
+            event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+            if event_id and not first_time(services, event_id=event_id, team_id=body.get("team_id", "")):
+                return
+            work(services, body)
 
-    app.event("app_home_opened", middleware=once)(ack_then(services, home_opened))
+        return once
+
+    app.event("app_home_opened")(ack_then(services, once_per_event(home_opened)))
     # No `once` here: a message is stored as handled only after on_message kept it (a thread reply
     # under a request's card, which becomes a comment; a DM to Tandem, answered with help).
     @app.event("message")
