@@ -44,7 +44,7 @@ def test_timestamps_come_back_timezone_aware(engine):
 
 
 def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
-    """0013 keys sends by period label: a weekly send stored before it gets its ISO week."""
+    """0011 keys sends by period label: a weekly send stored before it gets its ISO week."""
     from alembic import command
 
     from models.db import alembic_config
@@ -74,7 +74,7 @@ def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
 
 
 def test_money_presets_stop_carrying_a_guessed_yen(database_url):
-    """0011: a CAC made from the preset (its own label, "¥") follows the workspace's currency; a unit a
+    """0013: a CAC made from the preset (its own label, "¥") follows the workspace's currency; a unit a
     team chose stays."""
     from alembic import command
 

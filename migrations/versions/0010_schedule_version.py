@@ -1,7 +1,7 @@
 """schedule_version: a change saved on any replica reaches the active scheduler
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-24
 """
 

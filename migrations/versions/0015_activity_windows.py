@@ -1,8 +1,8 @@
 """activities: each activity's days (activity_window) for the digest and the daily look; a goal's
 hit on its progress rows
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -34,7 +34,7 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Activities filed with goals under 0015 get their days, in their workspace's zone."""
+    """Activities filed with goals under 0012 get their days, in their workspace's zone."""
     bind = op.get_bind()
     request = sa.table("request", sa.column("id"), sa.column("team_id"), sa.column("kind"), sa.column("fields", sa.JSON))
     workspace = sa.table("workspace", sa.column("team_id"), sa.column("timezone"))

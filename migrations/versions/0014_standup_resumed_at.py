@@ -1,15 +1,15 @@
 """standups remember when they were resumed: a prompt whose time passed while paused is not sent
 
-Revision ID: 0012
-Revises: 0015
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

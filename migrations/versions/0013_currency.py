@@ -1,7 +1,7 @@
 """workspace.currency: money metrics show the currency a workspace chose, never a guessed one
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 
 The money presets (GMV, ARPU, CAC, LTV) used to store "¥" as their unit whatever the workspace.
@@ -13,8 +13,8 @@ DEFAULT_CURRENCY=CNY, or `/tandem currency CNY`, to keep showing ¥).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0015"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """digests: cadence (weekly, monthly, quarterly), sends keyed by period label, the chart's file id,
 and templates edited in Slack with their versions
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01
 """
@@ -11,7 +11,7 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
