@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2.sandbox
+from babel.numbers import format_currency
 
 import templates
 
@@ -98,6 +99,13 @@ def _number(value) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def _money(value, currency: str, language: str = "en") -> str:
+    """An amount in its currency as the reader writes it: $46.51, CN¥46.51 in English, ¥46.51 in Chinese."""
+    if value is None:
+        return "–"
+    return format_currency(value, currency, locale=language if language in templates.LANGUAGES else "en")
+
+
 def _signed(value) -> str:
     if value is None:
         return "–"
@@ -109,7 +117,7 @@ def environment(team_dir: str) -> jinja2.Environment:
     loaders = [jinja2.FileSystemLoader(team_dir)] if team_dir else []
     loaders.append(jinja2.FileSystemLoader(str(DEFAULT_DIR)))
     env = templates._make_environment(jinja2.ChoiceLoader(loaders), sandbox=LimitedSandbox)
-    env.filters.update(number=_number, signed=_signed)
+    env.filters.update(number=_number, signed=_signed, money=_money)
     env.globals["range"] = limited_range
     return env
 

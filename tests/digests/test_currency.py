@@ -25,14 +25,14 @@ def test_an_english_workspace_in_utc_guesses_no_currency_until_an_admin_sets_one
         "or `none` for the DEFAULT_CURRENCY setting.")
     assert reply(sender, slack, "/tandem", "currency cny")["text"] == \
         "Money metrics in this workspace now show Chinese Yuan (CNY, shown as CN¥)."
-    assert "*CAC* Customer acquisition cost: *45* CN¥  ▼ −5" in all_text(reply(sender, slack, "/digest", "preview weekly"))
+    assert "*CAC* Customer acquisition cost: *CN¥45.00*  ▼ −5" in all_text(reply(sender, slack, "/digest", "preview weekly"))
     assert "*DAU* Daily active users: *130* users" in all_text(reply(sender, slack, "/digest", "preview weekly"))
 
     said = reply(sender, slack, "/tandem", "currency", user=CHEN)["text"]  # a Chinese reader, same workspace
     assert said == "本工作区的金额指标以人民币（CNY，显示为 ¥）显示。`/tandem currency none` 恢复为服务器的默认值。"
     assert reply(sender, slack, "/tandem", "language zh-CN")["text"].startswith("本工作区的 Tandem 现在使用简体中文。")
     text = all_text(reply(sender, slack, "/digest", "preview weekly"))
-    assert "*CAC* 获客成本：*45* ¥  ▼ −5" in text and "*DAU* 日活跃用户数：*130* 用户" in text
+    assert "*CAC* 获客成本：*¥45.00*  ▼ −5" in text and "*DAU* 日活跃用户数：*130* 用户" in text
     assert "*NPS* 净推荐值：*35*" in text
 
 
