@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from handlers import metric_words  # noqa: E402
 from handlers.digests import rendering  # noqa: E402
 from models.activities import ActivityProgress, ActivityReview, ActivityWindow  # noqa: E402
 from models.db import make_engine, migrate, session_scope  # noqa: E402
@@ -172,7 +173,9 @@ def fill(engine, *, points: int, requests: int, activities: int = 1000) -> Diges
 def run_digest(engine, digest: Digest, period: periods.Period) -> dict:
     with session_scope(engine) as session:
         context = week.compute(session, digest=digest, period=period)
-    rendering.render("", "default", language="en", context=context)
+    # As a send does: the metric rows in the reader's words and currency, then the template.
+    rendering.render("", "default", language="en",
+                     context=metric_words.digest_context(context, language="en", currency="USD"))
     return context
 
 
