@@ -100,19 +100,27 @@ def parse_language(text: str) -> str | None:
     return None
 
 
+def _set_by_admin(session: Session, *, team_id: str, actor: str, member: Member | None,
+                  settings_admins: frozenset[str], now: datetime, field: str, value, invalid: RuleError) -> Workspace:
+    """A workspace setting changed by an admin: `not_admin` first, then `invalid` when `value` is None."""
+    workspace = get_workspace(session, team_id=team_id, now=now)
+    if not is_admin(workspace, member, user_id=actor, settings_admins=settings_admins):
+        raise RuleError("not_admin")
+    if value is None:
+        raise invalid
+    setattr(workspace, field, value)
+    workspace.updated_at = now
+    session.add(workspace)
+    return workspace
+
+
 def set_language(
     session: Session, *, team_id: str, actor: str, member: Member | None, language_text: str,
     settings_admins: frozenset[str], now: datetime,
 ) -> Workspace:
-    workspace = get_workspace(session, team_id=team_id, now=now)
-    if not is_admin(workspace, member, user_id=actor, settings_admins=settings_admins):
-        raise RuleError("not_admin")
-    language = parse_language(language_text)
-    if language is None:
-        raise RuleError("unknown_language", given=language_text, choices="en, zh-CN")
-    workspace.language, workspace.updated_at = language, now
-    session.add(workspace)
-    return workspace
+    return _set_by_admin(session, team_id=team_id, actor=actor, member=member, settings_admins=settings_admins,
+                         now=now, field="language", value=parse_language(language_text),
+                         invalid=RuleError("unknown_language", given=language_text, choices="en, zh-CN"))
 
 
 def parse_currency(text: str) -> str | None:
@@ -129,12 +137,6 @@ def set_currency(
     session: Session, *, team_id: str, actor: str, member: Member | None, currency_text: str,
     settings_admins: frozenset[str], now: datetime,
 ) -> Workspace:
-    workspace = get_workspace(session, team_id=team_id, now=now)
-    if not is_admin(workspace, member, user_id=actor, settings_admins=settings_admins):
-        raise RuleError("not_admin")
-    currency = parse_currency(currency_text)
-    if currency is None:
-        raise RuleError("unknown_currency", given=currency_text[:20])
-    workspace.currency, workspace.updated_at = currency, now
-    session.add(workspace)
-    return workspace
+    return _set_by_admin(session, team_id=team_id, actor=actor, member=member, settings_admins=settings_admins,
+                         now=now, field="currency", value=parse_currency(currency_text),
+                         invalid=RuleError("unknown_currency", given=currency_text[:20]))

@@ -43,18 +43,24 @@ def test_timestamps_come_back_timezone_aware(engine):
         assert row.created_at.tzinfo is not None
 
 
-def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
-    """0011 keys sends by period label: a weekly send stored before it gets its ISO week."""
+def at_revision(database_url: str, revision: str):
+    """An engine on this test's database, emptied and migrated up to `revision` only."""
     from alembic import command
 
     from models.db import alembic_config
 
     engine = make_engine(database_url)
+    with engine.begin() as connection:
+        SQLModel.metadata.drop_all(connection)
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    command.upgrade(alembic_config(database_url), revision)
+    return engine
+
+
+def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
+    """0011 keys sends by period label: a weekly send stored before it gets its ISO week."""
+    engine = at_revision(database_url, "0010")
     try:
-        with engine.begin() as connection:
-            SQLModel.metadata.drop_all(connection)
-            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        command.upgrade(alembic_config(database_url), "0010")
         with engine.begin() as connection:
             connection.execute(sa.text(
                 "INSERT INTO digest (id, team_id, name, channel, weekday, hour, minute, timezone, metrics, thresholds,"
@@ -76,16 +82,8 @@ def test_sends_recorded_before_cadences_get_their_week_as_period(database_url):
 def test_money_presets_stop_carrying_a_guessed_yen(database_url):
     """0013: a CAC made from the preset (its own label, "¥") follows the workspace's currency; a unit a
     team chose stays."""
-    from alembic import command
-
-    from models.db import alembic_config
-
-    engine = make_engine(database_url)
+    engine = at_revision(database_url, "0010")
     try:
-        with engine.begin() as connection:
-            SQLModel.metadata.drop_all(connection)
-            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        command.upgrade(alembic_config(database_url), "0010")
         with engine.begin() as connection:
             for name, label, unit in (("CAC", "Customer acquisition cost", "¥"), ("GMV", "GMV (Tmall)", "¥"),
                                       ("LTV", "Customer lifetime value", "USD")):

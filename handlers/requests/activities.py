@@ -7,17 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import templates
 from delivery import PERMALINK, REF, THREAD
 from handlers.common import Services, cached_language, zone_of
 from handlers.requests.common import as_template, workspace_language
+from handlers.requests.config import per_triage_team
 from handlers.requests.notify import render_card
 from models import keys, outbox
 from models.activities import running
 from models.db import session_scope
-from models.requests import RequestConfig
 from scheduler import Job
 
 LOOK_AT = 18  # local hour: the day's values are mostly in by then
@@ -91,9 +91,4 @@ def look_job(services: Services, team_id: str, timezone: str | None) -> Job:
 
 
 def job_sources(services: Services) -> list:
-    def source(session, now):
-        configured = session.exec(select(RequestConfig.team_id).where(RequestConfig.triage_channel.is_not(None)))
-        for team_id in list(configured):
-            yield look_job(services, team_id, services.workspace(session, team_id).timezone)
-
-    return [source]
+    return per_triage_team(services, look_job)

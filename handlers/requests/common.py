@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime
@@ -96,3 +97,14 @@ def parse_button(value: str) -> tuple[int, int | None]:
     """Card buttons carry "number:version"; the version catches clicks on an outdated card."""
     number, _, version = (value or "").partition(":")
     return int(number), int(version) if version.isdigit() else None
+
+
+def update_unless_changed(services: Services, view: dict, new_view: dict, *, dropped: str) -> None:
+    """views.update with the view's hash: when the person changed the form meanwhile, Slack refuses
+    with hash_conflict and the newer state wins; this redraw is dropped (`dropped` says which)."""
+    try:
+        services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        logging.getLogger("tandem.requests").info("%s", dropped)

@@ -8,6 +8,7 @@ means another run (a restart, a second replica) already sent it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
@@ -127,13 +128,18 @@ def sla_job(services: Services, team_id: str, timezone: str | None) -> Job:
     return Job(key=f"requests:sla:{team_id}", trigger=trigger, run=run)
 
 
-def job_sources(services: Services) -> list:
+def per_triage_team(services: Services, make_job: Callable[[Services, str, str | None], Job]) -> list:
+    """A scheduler source: `make_job(services, team_id, zone)` for every team with a triage channel."""
     def source(session, now):
         configured = session.exec(select(RequestConfig.team_id).where(RequestConfig.triage_channel.is_not(None)))
         for team_id in list(configured):
-            yield sla_job(services, team_id, services.workspace(session, team_id).timezone)
+            yield make_job(services, team_id, services.workspace(session, team_id).timezone)
 
     return [source]
+
+
+def job_sources(services: Services) -> list:
+    return per_triage_team(services, sla_job)
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from handlers import metric_words
 from handlers.common import Services, form_values, metadata_of, zone_of
+from handlers.requests.common import update_unless_changed
 from models.activities import goals as rules
 from models.db import session_scope
 
@@ -87,9 +87,4 @@ def redraw(services: Services, body: dict) -> None:
     new_view = modal(services, language=language, kind=kind, mode=metadata.get("mode", "new"), metadata=metadata,
                      values=values, ref=f"REQ-{metadata['number']}" if metadata.get("number") else None,
                      baselines=shown, **activity_choices(services, team_id, language))
-    try:
-        services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
-    except SlackApiError as exc:
-        if exc.response.get("error") != "hash_conflict":
-            raise
-        log.info("a newer redraw of the request form won; this one is dropped")
+    update_unless_changed(services, view, new_view, dropped="a newer redraw of the request form won; this one is dropped")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.errors import SlackApiError
-
 import templates
 from clock import utcnow
 from handlers.common import Services, metadata_of, refuse, respond
+from handlers.requests.common import update_unless_changed
 from models.activities import reuse
 from models.activities.goals import form_lines
 from models.db import session_scope
@@ -54,12 +53,7 @@ def pick(services: Services, body: dict) -> None:
     language = services.language_of(team_id, user_id)
     new_view = modal(services, language=language, kind="activity", mode="new",
                      metadata=metadata, values=values, **activity_choices(services, team_id, language))
-    try:
-        services.delivery.call("views.update", view_id=view["id"], hash=view.get("hash"), view=new_view)
-    except SlackApiError as exc:
-        if exc.response.get("error") != "hash_conflict":
-            raise
-        log.info("the form changed meanwhile; the template's redraw is dropped")
+    update_unless_changed(services, view, new_view, dropped="the form changed meanwhile; the template's redraw is dropped")
 
 
 def list_reply(services: Services, *, command: dict, words: list[str]) -> dict:
