@@ -87,13 +87,7 @@ class Tandem:
 
     async def metrics(self) -> tuple[bytes, str]:
         state = await self.outbox_state.read_bounded(READY_WAIT)
-        pool = self.services.engine.pool
-        if hasattr(pool, "checkedout"):  # PostgreSQL's QueuePool; once in_use reaches capacity, threads wait
-            state["tandem_db_pool_in_use"] = ("Database connections in use from the pool.", pool.checkedout())
-            state["tandem_db_pool_capacity"] = ("Connections the pool may hold (size + overflow).",
-                                                pool.size() + pool._max_overflow)
-            state["tandem_db_pool_waiting"] = ("Threads waiting for a connection from the pool now.",
-                                               getattr(pool, "waiting", 0))
+        state.update(metrics.pool_state(self.services.engine.pool))
         metrics.SCHEDULER_ACTIVE.set(1 if self.scheduler.role() == "active" else 0)
         return await asyncio.to_thread(metrics.render, metrics.StateCollector(lambda: state))
 
@@ -212,18 +206,10 @@ async def _when_started(server, callback) -> None:
         callback()
 
 
-def run_sandbox(settings: Settings, *, empty: bool, why: str) -> int:
-    """The sandbox (sandbox/): the real Tandem in HTTP mode against the built-in local Slack."""
-    import sandbox
+def sandbox_run(settings: Settings, *, empty: bool, why: str) -> int:
+    import sandbox  # imported only when asked for: it brings the local Slack
 
-    box = sandbox.prepare(settings, empty=empty)
-    try:
-        tandem = build(box.settings, "http")
-        sandbox.attach(box, tandem)
-        asyncio.run(serve(tandem, on_started=lambda: print(sandbox.banner(box, empty=empty, why=why), flush=True)))
-    finally:
-        box.slack.stop()
-    return 0
+    return sandbox.run(settings, empty=empty, why=why)
 
 
 def credentials_message(settings: Settings, mode: Mode) -> str | None:
@@ -280,13 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings.database_url)
         return outbox_cli.run(args, settings.database_url)
     if args.command == "sandbox":
-        return run_sandbox(settings, empty=args.empty, why="Started with ./tandem sandbox.")
+        return sandbox_run(settings, empty=args.empty, why="Started with ./tandem sandbox.")
     mode: Mode = getattr(args, "mode", None) or settings.tandem_mode
     problem = credentials_message(settings, mode)
     explicit = bool(getattr(args, "mode", None)) or "tandem_mode" in settings.model_fields_set
     if problem and args.command == "run" and not explicit:
         # A first run without credentials: show Tandem working instead of only what is missing.
-        return run_sandbox(settings, empty=False,
+        return sandbox_run(settings, empty=False,
                            why="No Slack credentials are set, so Tandem started its sandbox instead.")
     if problem:
         print(problem, file=sys.stderr)

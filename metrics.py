@@ -111,6 +111,13 @@ def slack_result(error: BaseException | None) -> str:
     return "connection"
 
 
+def pool_state(pool) -> dict[str, tuple[str, float]]:
+    """The database pool's gauges (models.db.CountingPool): once in_use reaches capacity, threads wait."""
+    return {"tandem_db_pool_in_use": ("Database connections in use from the pool.", pool.checkedout()),
+            "tandem_db_pool_capacity": ("Connections the pool may hold (size + overflow).", pool.capacity()),
+            "tandem_db_pool_waiting": ("Threads waiting for a connection from the pool now.", pool.waiting)}
+
+
 class StateCollector:
     """Gauges read from the database and the pool when scraped (`read` returns name → (help, value))."""
 

@@ -144,6 +144,9 @@ class CountingPool(QueuePool):
         self.waiting = 0
         self._waiting_lock = threading.Lock()
 
+    def capacity(self) -> int:
+        return self.size() + self._max_overflow
+
     def _do_get(self):
         with self._waiting_lock:
             self.waiting += 1

@@ -139,3 +139,17 @@ def banner(box: Sandbox, *, empty: bool, why: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def run(settings: Settings, *, empty: bool, why: str) -> int:
+    """The sandbox: the real Tandem (bot.build, bot.serve) in HTTP mode against the built-in local Slack."""
+    from bot import build, serve  # bot imports this module only when the sandbox is asked for
+
+    box = prepare(settings, empty=empty)
+    try:
+        tandem = build(box.settings, "http")
+        attach(box, tandem)
+        asyncio.run(serve(tandem, on_started=lambda: print(banner(box, empty=empty, why=why), flush=True)))
+    finally:
+        box.slack.stop()
+    return 0
