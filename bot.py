@@ -26,7 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pydantic
-from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -68,8 +67,8 @@ class Tandem:
 
     @property
     def web(self) -> WebApp:
-        events = AsyncSlackRequestHandler(self.app) if self.mode == "http" else None
-        return WebApp(health=self.health, slack_events=events, metrics_api=handlers.digests.MetricsApi(self.services),
+        return WebApp(health=self.health, bolt=self.app if self.mode == "http" else None,
+                      metrics_api=handlers.digests.MetricsApi(self.services),
                       signing_secret=self.settings.slack_signing_secret or "", ready=self.ready,
                       metrics=self.metrics, sandbox=self.sandbox)
 
@@ -141,7 +140,7 @@ def build(settings: Settings, mode: Mode) -> Tandem:
         client=AsyncWebClient(base_url=settings.slack_api_url),
         signing_secret=settings.slack_signing_secret or "socket-mode-needs-none",
         authorize=authorize,
-        request_verification_enabled=(mode == "http"),
+        request_verification_enabled=False,  # web.py verifies every HTTP request, once; Socket Mode needs none
         raise_error_for_unhandled_request=True,  # handlers/errors.py logs one line instead of a code sample
         name="tandem",
     )

@@ -70,6 +70,8 @@ def instrument(app) -> None:
     """Count and time every ack: wraps the AsyncApp's dispatch, which both the HTTP handler and the
     Socket Mode pool call, and which returns as soon as the listener acked."""
     dispatch = app.async_dispatch
+    timers = {kind: ACK_SECONDS.labels(kind) for kind in (*set(KINDS.values()), "command", "other")}
+    counters: dict[tuple[str, str], Counter] = {}  # labels() looks the child up under a lock: once is enough
 
     async def timed_dispatch(req):
         started = time.perf_counter()
@@ -78,9 +80,11 @@ def instrument(app) -> None:
         logs.bind_payload(body, kind)
         response = await dispatch(req)
         seconds = time.perf_counter() - started
-        ACK_SECONDS.labels(kind).observe(seconds)
+        timers[kind].observe(seconds)
         outcome = "ok" if response.status < 400 else "refused" if response.status < 500 else "error"
-        ACKS.labels(kind, outcome).inc()
+        if (kind, outcome) not in counters:
+            counters[kind, outcome] = ACKS.labels(kind, outcome)
+        counters[kind, outcome].inc()
         if seconds > ACK_LIMIT:
             ACKS_LATE.labels(kind).inc()
         return response

@@ -7,7 +7,8 @@ an AsyncApp: a sync App under an ASGI server blocks the loop (bench/ack.py measu
 /slack/events is guarded before Bolt reads anything: a body over MAX_BODY_BYTES is refused with
 413 from its Content-Length, or while it streams in, without reading the rest; then inbound.py
 checks the signature (401) and the payload's shape (400). A refusal is one short log line: the
-body is never logged (Bolt's own signature check would log it whole).
+body is never logged (Bolt's own signature check would log it whole). What passes goes to the
+AsyncApp's dispatch as the payload inbound.py parsed: each request is verified and parsed once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class WebApp:
-    def __init__(self, *, health: HealthCheck, slack_events=None, events_path: str = "/slack/events",
+    def __init__(self, *, health: HealthCheck, bolt=None, events_path: str = "/slack/events",
                  metrics_api=None, signing_secret: str = "", ready: HealthCheck | None = None,
                  metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None, sandbox=None):
         self.health = health
@@ -33,7 +34,7 @@ class WebApp:
         self.metrics = metrics  # /metrics: Prometheus's text format
         self.signing_secret = signing_secret
         self.metrics_api = metrics_api  # handlers.digests.MetricsApi: POST /api/metrics
-        self.slack_events = slack_events  # slack_bolt.adapter.asgi.async_handler.AsyncSlackRequestHandler
+        self.bolt = bolt  # the AsyncApp, in HTTP mode
         self.events_path = events_path
         self.sandbox = sandbox  # sandbox.page.SandboxPage: /sandbox and below, in the sandbox only
 
@@ -61,10 +62,8 @@ class WebApp:
             body, content_type = await self.metrics()
             await send(_start(200, content_type.encode(), len(body)))
             await send({"type": "http.response.body", "body": body})
-        elif path == self.events_path and self.slack_events is not None and method == "POST":
+        elif path == self.events_path and self.bolt is not None and method == "POST":
             await self.guarded_events(scope, receive, send)
-        elif path == self.events_path and self.slack_events is not None:
-            await self.slack_events(scope, receive, send)
         elif self.sandbox is not None and (path == "/sandbox" or path.startswith("/sandbox/")):
             await self.sandbox(scope, receive, send)
         elif path == "/api/metrics" and self.metrics_api is not None:
@@ -79,13 +78,16 @@ class WebApp:
         if body is None:
             refusal = inbound.Refusal(413, f"the body is over the limit of {MAX_BODY_BYTES} bytes")
         else:
-            refusal = inbound.http_refusal(headers, body, self.signing_secret)
+            payload, refusal = inbound.http_payload(headers, body, self.signing_secret)
         if refusal:
             inbound.log_refusal(refusal, size=size, source=source)
             metrics.ACKS.labels("unverified", "refused").inc()
             await send_json(send, refusal.status, {"error": refusal.reason})
             return
-        await self.slack_events(scope, _replay(body, receive), send)
+        request = inbound.VerifiedRequest(payload, raw_body=body.decode(), headers=headers,
+                                          query=scope.get("query_string", b"").decode("latin-1"))
+        response = await self.bolt.async_dispatch(request)
+        await send_bolt_response(send, response)
 
 
 def headers_of(scope) -> dict[str, str]:
@@ -113,18 +115,14 @@ async def read_body(headers: dict[str, str], receive, limit: int) -> tuple[bytes
             return b"".join(chunks), size
 
 
-def _replay(body: bytes, receive):
-    """An ASGI receive() that hands Bolt the body already read, then passes on what follows."""
-    sent = False
-
-    async def replayed():
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replayed
+async def send_bolt_response(send, response) -> None:
+    """A BoltResponse as ASGI messages (what slack_bolt.adapter.asgi does, without its re-parse)."""
+    body = response.body.encode()
+    headers = [(name.encode(), value.encode())
+               for name, values in response.headers.items() if name.lower() != "content-length" for value in values]
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def send_json(send, status: int, body: dict) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import sqlite3
 import threading
@@ -29,12 +30,30 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import Pool
 
 
+def port_below_ephemeral_range() -> int:
+    """A free port the kernel never picks as a connection's source port. The proxy's port is free
+    while the database is "down", and one from the ephemeral range can meanwhile become an outgoing
+    connection's source port: up() then fails with EADDRINUSE."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low = int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default; macOS and Windows start theirs at 49152
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port below {low}")
+
+
 class FaultProxy:
     def __init__(self, target_host: str = "127.0.0.1", target_port: int = 5432):
         self.target = (target_host, target_port)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = port_below_ephemeral_range()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="db-fault-proxy", daemon=True)
         self._server: asyncio.Server | None = None

@@ -104,6 +104,22 @@ def test_readyz_in_socket_mode_needs_a_connection(socket_tandem):
                                                 "token": "ok"})
 
 
+def test_readyz_is_not_ready_while_socket_mode_cannot_reconnect_and_ready_again_after(socket_tandem, slack):
+    slack.fail_next("apps.connections.open", times=1000, status=503)  # Slack's side down for a while
+    slack.socket_disconnect(reason="refresh_requested", grace=0)
+    deadline = time.monotonic() + 10
+    while get(socket_tandem, "/readyz")[0] != 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status, body, _ = get(socket_tandem, "/readyz")
+    assert (status, json.loads(body)["slack"], json.loads(body)["slack_connections"]) == (503, "disconnected", 0)
+    assert get(socket_tandem, "/livez")[0] == 200  # alive: an orchestrator must not restart it for this
+    slack.clear_failures()
+    deadline = time.monotonic() + 20
+    while get(socket_tandem, "/readyz")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert get(socket_tandem, "/readyz")[0] == 200
+
+
 def test_acks_are_counted_and_timed_by_kind_and_outcome(tandem, sender, slack):
     slack.add_user("UEN", locale="en-US")
     before = scrape(tandem)
