@@ -170,7 +170,8 @@ def payload_problem(body) -> str | None:
 
 
 def parse(body: bytes, content_type: str) -> tuple[object, str | None]:
-    """(the payload, None) the way Bolt will read it, or (None, why it cannot be read)."""
+    """(the payload, None) as Slack's docs describe the body (the form fields, or the JSON of
+    payload=, or the JSON body), or (None, why it cannot be read)."""
     try:
         text_ = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -81,7 +81,7 @@ class WebApp:
             payload, refusal = inbound.http_payload(headers, body, self.signing_secret)
         if refusal:
             inbound.log_refusal(refusal, size=size, source=source)
-            metrics.ACKS.labels("unverified", "refused").inc()
+            metrics.child(metrics.ACKS, "unverified", "refused").inc()
             await send_json(send, refusal.status, {"error": refusal.reason})
             return
         request = inbound.VerifiedRequest(payload, raw_body=body.decode(), headers=headers,
